@@ -1,0 +1,130 @@
+"""EV Cloud: see and control an electric car's charging and climate through its maker's cloud."""
+
+from __future__ import annotations
+
+import asyncio
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
+
+from .command import CommandOutcome, CommandRunner
+from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
+from .coordinator import FleetCoordinator, VehicleCoordinator
+from .model import VehicleInfo
+from .runtime import EvCloudConfigEntry, EvCloudData, VehicleData, create_client
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.DEVICE_TRACKER,
+    Platform.LOCK,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Nothing to set up from YAML; config entries only."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:
+    """Read the vehicle list, start one coordinator per vehicle, then the platforms."""
+    client = create_client(hass, entry.data)
+    fleet = FleetCoordinator(hass, entry, client)
+    await fleet.async_config_entry_first_refresh()
+
+    data = EvCloudData(client=client, fleet=fleet)
+    vehicles = [
+        _create_vehicle(hass, entry, data, info) for info in _wanted_vehicles(entry, fleet.data)
+    ]
+    # All vehicles at once: setting up 50 cars must not take 50 round trips in a row.
+    await asyncio.gather(
+        *(vehicle.coordinator.async_config_entry_first_refresh() for vehicle in vehicles)
+    )
+    data.vehicles = {vehicle.info.id: vehicle for vehicle in vehicles}
+    entry.runtime_data = data
+
+    _remove_stale_devices(hass, entry, set(data.vehicles))
+
+    @callback
+    def on_fleet_update() -> None:
+        hass.async_create_task(_async_sync_vehicles(hass, entry), eager_start=True)
+
+    entry.async_on_unload(fleet.async_add_listener(on_fleet_update))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:
+    """Unload the platforms; coordinators stop with the entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: EvCloudConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Allow removing a vehicle the credentials no longer see."""
+    return not any(
+        identifier[0] == DOMAIN and identifier[1] in entry.runtime_data.vehicles
+        for identifier in device.identifiers
+    )
+
+
+def _wanted_vehicles(
+    entry: EvCloudConfigEntry, vehicles: dict[str, VehicleInfo]
+) -> list[VehicleInfo]:
+    excluded = set(entry.data.get(CONF_EXCLUDED_VEHICLES, []))
+    return [info for vehicle_id, info in vehicles.items() if vehicle_id not in excluded]
+
+
+def _create_vehicle(
+    hass: HomeAssistant, entry: EvCloudConfigEntry, data: EvCloudData, info: VehicleInfo
+) -> VehicleData:
+    coordinator = VehicleCoordinator(hass, entry, data.client, info)
+
+    @callback
+    def on_outcome(outcome: CommandOutcome) -> None:
+        coordinator.note_command()
+        coordinator.async_update_listeners()
+
+    commands = CommandRunner(
+        data.client,
+        info,
+        on_outcome=on_outcome,
+        on_auth_failed=lambda: entry.async_start_reauth(hass),
+    )
+    return VehicleData(info=info, coordinator=coordinator, commands=commands)
+
+
+async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    """Add vehicles connected since set-up and drop those the credentials no longer see."""
+    data = entry.runtime_data
+    if not data.fleet.last_update_success:
+        return
+    wanted = {info.id: info for info in _wanted_vehicles(entry, data.fleet.data)}
+    for vehicle_id in set(data.vehicles) - set(wanted):
+        LOGGER.info("Vehicle %s is gone from the account; removing it", vehicle_id)
+        gone = data.vehicles.pop(vehicle_id)
+        await gone.coordinator.async_shutdown()
+    for vehicle_id in set(wanted) - set(data.vehicles):
+        vehicle = _create_vehicle(hass, entry, data, wanted[vehicle_id])
+        await vehicle.coordinator.async_refresh()
+        if not vehicle.coordinator.last_update_success:
+            # Not readable yet; the next fleet refresh tries again.
+            await vehicle.coordinator.async_shutdown()
+            continue
+        LOGGER.info("New vehicle %s found; adding it", vehicle_id)
+        data.async_vehicle_added(vehicle)
+    _remove_stale_devices(hass, entry, set(data.vehicles))
+
+
+def _remove_stale_devices(hass: HomeAssistant, entry: EvCloudConfigEntry, keep: set[str]) -> None:
+    registry = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not any(ident[0] == DOMAIN and ident[1] in keep for ident in device.identifiers):
+            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)

@@ -1,0 +1,71 @@
+"""Binary sensors: plugged in and charging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import EvCloudEntity, EvCloudEntityDescription
+from .model import VehicleState
+from .runtime import EvCloudConfigEntry, VehicleData
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvCloudBinarySensorDescription(BinarySensorEntityDescription, EvCloudEntityDescription):
+    """A yes/no reading of the vehicle."""
+
+    value_fn: Callable[[VehicleState], bool | None]
+
+
+BINARY_SENSORS: tuple[EvCloudBinarySensorDescription, ...] = (
+    EvCloudBinarySensorDescription(
+        key="plugged_in",
+        device_class=BinarySensorDeviceClass.PLUG,
+        value_fn=lambda state: state.plugged_in,
+    ),
+    EvCloudBinarySensorDescription(
+        key="charging",
+        # battery_charging gives users HA's "started/stopped charging" triggers.
+        device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+        value_fn=lambda state: state.charging,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EvCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the binary sensors of every vehicle, now and as vehicles appear."""
+
+    @callback
+    def add_vehicle(vehicle: VehicleData) -> None:
+        async_add_entities(
+            EvCloudBinarySensor(vehicle, description)
+            for description in BINARY_SENSORS
+            if description.exists(vehicle.info)
+        )
+
+    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+
+
+class EvCloudBinarySensor(EvCloudEntity, BinarySensorEntity):
+    """A vehicle binary sensor."""
+
+    entity_description: EvCloudBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool | None:
+        """The value the description reads."""
+        return self.entity_description.value_fn(self.state_data)

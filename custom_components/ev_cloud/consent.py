@@ -1,0 +1,94 @@
+"""The return leg of Volteras's consent link.
+
+The browser comes back from Volteras to `returnUrl?result=…&accountId=…`. Anyone could call that
+URL, so it is protected the way Home Assistant protects its own OAuth2 callback: the `state` in it
+is a JWT signed with a key that lives only in this process, names the flow, expires, and carries a
+nonce that can be used once. A forged, expired or replayed return is refused and never reaches a flow.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+import jwt
+
+from homeassistant.components.http import KEY_HASS, HomeAssistantView
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import UnknownFlow
+from homeassistant.util.hass_dict import HassKey
+
+CALLBACK_PATH = "/api/ev_cloud/consent/callback"
+# Volteras's link lives one hour; the state cannot outlive it by much.
+STATE_LIFETIME = 3600 + 300
+_VIEW: HassKey[ConsentCallbackView] = HassKey("ev_cloud_consent_view")
+
+DONE_PAGE = (
+    "<!DOCTYPE html><html><head><title>EV Cloud</title></head><body>"
+    "<p>Done. You can close this window and return to Home Assistant.</p>"
+    "<script>window.close()</script></body></html>"
+)
+
+
+class ConsentCallbackView(HomeAssistantView):
+    """Receives the browser back from the consent flow and resumes the config flow."""
+
+    url = CALLBACK_PATH
+    name = "api:ev_cloud:consent"
+    requires_auth = False
+
+    def __init__(self) -> None:
+        """Make a signing key that never leaves this process."""
+        self._key = secrets.token_hex(32)
+        self._nonces: dict[str, str] = {}
+
+    def issue_state(self, flow_id: str) -> tuple[str, str]:
+        """A signed, single-use state for one flow, and the nonce the flow should expect."""
+        nonce = secrets.token_urlsafe(16)
+        self._nonces[nonce] = flow_id
+        claims = {"flow_id": flow_id, "nonce": nonce, "exp": int(time.time()) + STATE_LIFETIME}
+        return jwt.encode(claims, self._key, algorithm="HS256"), nonce
+
+    def redeem_state(self, state: str) -> dict[str, Any] | None:
+        """The state's claims if it is ours, unexpired and unused; it cannot be redeemed twice."""
+        try:
+            claims: dict[str, Any] = jwt.decode(state, self._key, algorithms=["HS256"])
+        except jwt.InvalidTokenError:
+            return None
+        if self._nonces.pop(claims.get("nonce", ""), None) != claims.get("flow_id"):
+            return None
+        return claims
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Resume the flow named in a valid state with the consent result."""
+        hass = request.app[KEY_HASS]
+        claims = self.redeem_state(request.query.get("state", ""))
+        if claims is None:
+            return web.Response(
+                status=HTTPStatus.BAD_REQUEST, text="This link is invalid or was already used."
+            )
+        try:
+            await hass.config_entries.flow.async_configure(
+                flow_id=claims["flow_id"],
+                user_input={
+                    "nonce": claims["nonce"],
+                    "result": request.query.get("result", ""),
+                    "account_id": request.query.get("accountId"),
+                },
+            )
+        except UnknownFlow:
+            return web.Response(
+                status=HTTPStatus.BAD_REQUEST, text="This set-up is no longer in progress."
+            )
+        return web.Response(text=DONE_PAGE, content_type="text/html")
+
+
+def async_get_consent_view(hass: HomeAssistant) -> ConsentCallbackView:
+    """The process-wide callback view, registered on first use."""
+    if (view := hass.data.get(_VIEW)) is None:
+        view = hass.data[_VIEW] = ConsentCallbackView()
+        hass.http.register_view(view)
+    return view

@@ -1,0 +1,26 @@
+"""Constants shared across the integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "ev_cloud"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data. Client id/secret and the URL use Home Assistant's own CONF_* names.
+CONF_PROVIDER: Final = "provider"
+CONF_ENVIRONMENT: Final = "environment"
+CONF_EXCLUDED_VEHICLES: Final = "excluded_vehicles"
+
+# Options.
+CONF_ACTIVE_INTERVAL: Final = "active_interval"
+CONF_IDLE_INTERVAL: Final = "idle_interval"
+DEFAULT_ACTIVE_INTERVAL: Final = 120  # seconds, while charging or right after a command
+DEFAULT_IDLE_INTERVAL: Final = 1800  # seconds, parked and unplugged
+
+ENVIRONMENT_PRODUCTION: Final = "production"
+ENVIRONMENT_SANDBOX: Final = "sandbox"
+ENVIRONMENT_CUSTOM: Final = "custom"
+CONF_PLUGGED_INTERVAL: Final = "plugged_interval"
+DEFAULT_PLUGGED_INTERVAL: Final = 600  # seconds, plugged in but not charging

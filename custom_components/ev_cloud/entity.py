@@ -1,0 +1,97 @@
+"""Base entity: device info, naming, availability, and the command round trip with roll-back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.device_info import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import VehicleCoordinator
+from .model import Capability, Command, VehicleInfo, VehicleState
+from .runtime import VehicleData
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvCloudEntityDescription(EntityDescription):
+    """What every EV Cloud description adds: the capability an entity needs to exist."""
+
+    capability: Capability | None = None
+    exists_fn: Callable[[VehicleInfo], bool] = lambda _: True
+
+    def exists(self, info: VehicleInfo) -> bool:
+        """Create the entity only when the vehicle can really do it."""
+        if self.capability is not None and self.capability not in info.capabilities:
+            return False
+        return self.exists_fn(info)
+
+
+class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
+    """An entity of one vehicle; the description key is its translation key and id suffix."""
+
+    _attr_has_entity_name = True
+    entity_description: EvCloudEntityDescription
+
+    def __init__(self, vehicle: VehicleData, description: EvCloudEntityDescription) -> None:
+        """Attach to the vehicle's coordinator and device."""
+        super().__init__(vehicle.coordinator)
+        self.vehicle = vehicle
+        self.entity_description = description
+        self._attr_translation_key = description.key
+        self._attr_unique_id = f"{vehicle.info.id}_{description.key}"
+        info = vehicle.info
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, info.id)},
+            manufacturer=info.make.title(),
+            model=info.model,
+            name=info.display_name,
+            serial_number=info.vin,
+            model_id=info.model_year,
+        )
+
+    @property
+    def state_data(self) -> VehicleState:
+        """The vehicle's latest state."""
+        return self.coordinator.data
+
+
+class EvCloudCommandEntity[ValueT](EvCloudEntity):
+    """An entity that sends commands: optimistic while pending, rolled back if the car refuses."""
+
+    _optimistic: ValueT | None = None
+
+    async def async_send(
+        self,
+        command: Command,
+        optimistic: ValueT,
+        apply_fn: Callable[[VehicleState, ValueT], VehicleState] | None,
+    ) -> None:
+        """Show `optimistic` at once; keep it if the command succeeds, roll back if it fails."""
+        self._optimistic = optimistic
+        self.async_write_ha_state()
+        try:
+            await self.vehicle.commands.async_execute(command)
+        except HomeAssistantError:
+            self._optimistic = None
+            self.async_write_ha_state()
+            raise
+        self._optimistic = None
+        self.on_command_executed(optimistic)
+        if apply_fn is not None:
+            # Every entity of the car agrees on the new value until the next poll confirms it.
+            self.coordinator.async_set_updated_data(apply_fn(self.coordinator.data, optimistic))
+        else:
+            self.async_write_ha_state()
+
+    def on_command_executed(self, value: ValueT) -> None:
+        """Hook for entities that keep an assumed state of their own."""
+
+    def current[T](self, read: Callable[[], T]) -> T | ValueT:
+        """The optimistic value while a command is pending, else what `read` gives."""
+        if self._optimistic is not None:
+            return self._optimistic
+        return read()

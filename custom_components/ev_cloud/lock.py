@@ -1,0 +1,60 @@
+"""Door lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from homeassistant.components.lock import LockEntity, LockEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import EvCloudCommandEntity, EvCloudEntityDescription
+from .model import Capability, Command, CommandType, VehicleState
+from .runtime import EvCloudConfigEntry, VehicleData
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvCloudLockDescription(LockEntityDescription, EvCloudEntityDescription):
+    """The door lock."""
+
+
+DOOR_LOCK = EvCloudLockDescription(key="door_lock", capability=Capability.DOOR_LOCK_CONTROL)
+
+
+def _apply_lock(state: VehicleState, locked: bool) -> VehicleState:
+    return replace(state, locked=locked)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EvCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the door lock of every vehicle that has one, now and as vehicles appear."""
+
+    @callback
+    def add_vehicle(vehicle: VehicleData) -> None:
+        if DOOR_LOCK.exists(vehicle.info):
+            async_add_entities([EvCloudLock(vehicle, DOOR_LOCK)])
+
+    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+
+
+class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):
+    """Locks and unlocks the doors."""
+
+    @property
+    def is_locked(self) -> bool | None:
+        """Locked as the car reports it."""
+        return self.current(lambda: self.state_data.locked)
+
+    async def async_lock(self, **kwargs: Any) -> None:
+        """Lock the doors."""
+        await self.async_send(Command(type=CommandType.LOCK_DOORS), True, _apply_lock)
+
+    async def async_unlock(self, **kwargs: Any) -> None:
+        """Unlock the doors."""
+        await self.async_send(Command(type=CommandType.UNLOCK_DOORS), False, _apply_lock)

@@ -1,0 +1,55 @@
+"""The small set of errors every provider client raises.
+
+The Home Assistant side maps each to one behaviour (reauth, back-off, unavailable, translated command
+error), so a provider must never let a raw aiohttp or JSON error escape.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base class; `code` is the provider's own error code when it gave one."""
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        """Keep the provider's code for diagnostics and translations."""
+        super().__init__(message or code or self.__class__.__name__)
+        self.code = code
+
+
+class AuthenticationError(ProviderError):
+    """Credentials are wrong, revoked or expired beyond refresh: the user must act."""
+
+
+class RateLimitedError(ProviderError):
+    """The provider asked us to slow down; `retry_after` is in seconds when it said."""
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        """Remember the provider's own reset time."""
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class VehicleUnavailableError(ProviderError):
+    """The vehicle sleeps or is offline; reading again will not help until it wakes."""
+
+
+class NotFoundError(ProviderError):
+    """The vehicle (or command execution) does not exist, or no longer belongs to us."""
+
+
+class InvalidInputError(ProviderError):
+    """The provider refused the request's arguments; nothing was executed."""
+
+
+class CommandInProgressError(ProviderError):
+    """A command of the same type is already pending at the provider."""
+
+
+class CommandFailedError(ProviderError):
+    """The car or the provider refused or failed the command; `code` holds the reason."""
+
+
+class TransientError(ProviderError):
+    """Server error, time-out, unreachable host or malformed answer: try again later."""

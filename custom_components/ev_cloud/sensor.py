@@ -1,0 +1,185 @@
+"""Sensors: battery, range, charging, energy, freshness and the last command's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfEnergy,
+    UnitOfLength,
+    UnitOfPower,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .entity import EvCloudEntity, EvCloudEntityDescription
+from .model import ChargingState, CommandStatus, ConnectionStatus
+from .runtime import EvCloudConfigEntry, VehicleData
+
+# Read-only: the coordinator does all the I/O.
+PARALLEL_UPDATES = 0
+
+type SensorValue = StateType | datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvCloudSensorDescription(SensorEntityDescription, EvCloudEntityDescription):
+    """A sensor reading one value of the vehicle."""
+
+    value_fn: Callable[[VehicleData], SensorValue]
+    attributes_fn: Callable[[VehicleData], dict[str, Any] | None] = lambda _: None
+
+
+def _last_command_attributes(vehicle: VehicleData) -> dict[str, Any] | None:
+    outcome = vehicle.commands.last_outcome
+    if outcome is None:
+        return None
+    return {
+        "command": outcome.command.type.value,
+        "value": outcome.command.value,
+        "failed_reason": outcome.reason,
+    }
+
+
+def _polling_interval(vehicle: VehicleData) -> float | None:
+    interval = vehicle.coordinator.update_interval
+    return interval.total_seconds() if interval else None
+
+
+SENSORS: tuple[EvCloudSensorDescription, ...] = (
+    EvCloudSensorDescription(
+        key="battery_level",
+        native_unit_of_measurement=PERCENTAGE,
+        device_class=SensorDeviceClass.BATTERY,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda v: v.coordinator.data.battery_level,
+    ),
+    EvCloudSensorDescription(
+        key="range",
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        device_class=SensorDeviceClass.DISTANCE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda v: v.coordinator.data.range_km,
+    ),
+    EvCloudSensorDescription(
+        key="charging_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in ChargingState],
+        value_fn=lambda v: v.coordinator.data.charging_state.value,
+    ),
+    EvCloudSensorDescription(
+        key="connection_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in ConnectionStatus],
+        value_fn=lambda v: v.coordinator.data.connection_status.value,
+    ),
+    EvCloudSensorDescription(
+        key="charging_power",
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda v: v.coordinator.data.charging_power_kw,
+    ),
+    EvCloudSensorDescription(
+        key="charging_current_limit",
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda v: v.coordinator.data.charging_current_limit_a,
+    ),
+    EvCloudSensorDescription(
+        key="time_to_full",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda v: v.coordinator.data.full_at,
+    ),
+    EvCloudSensorDescription(
+        key="energy_remaining",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        # Stored energy goes up and down: a measurement, never counted by the Energy dashboard.
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda v: v.coordinator.data.energy_remaining_kwh,
+    ),
+    EvCloudSensorDescription(
+        key="odometer",
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        device_class=SensorDeviceClass.DISTANCE,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=0,
+        value_fn=lambda v: v.coordinator.data.odometer_km,
+    ),
+    EvCloudSensorDescription(
+        key="last_command",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in CommandStatus],
+        value_fn=lambda v: (
+            v.commands.last_outcome.status.value if v.commands.last_outcome else None
+        ),
+        attributes_fn=_last_command_attributes,
+    ),
+    EvCloudSensorDescription(
+        key="last_update",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda v: v.coordinator.data.reported_at,
+    ),
+    EvCloudSensorDescription(
+        key="polling_interval",
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        device_class=SensorDeviceClass.DURATION,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_polling_interval,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EvCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of every vehicle, now and as vehicles appear."""
+
+    @callback
+    def add_vehicle(vehicle: VehicleData) -> None:
+        async_add_entities(
+            EvCloudSensor(vehicle, description)
+            for description in SENSORS
+            if description.exists(vehicle.info)
+        )
+
+    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+
+
+class EvCloudSensor(EvCloudEntity, SensorEntity):
+    """A vehicle sensor."""
+
+    entity_description: EvCloudSensorDescription
+
+    @property
+    def native_value(self) -> SensorValue:
+        """The value the description reads."""
+        return self.entity_description.value_fn(self.vehicle)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details where a description has them (the last command's reason)."""
+        return self.entity_description.attributes_fn(self.vehicle)
