@@ -140,7 +140,7 @@ class _Slot:
 
     running: bool = False
     queued: Command | None = None
-    queued_result: asyncio.Future[CommandExecution] | None = None
+    queued_result: asyncio.Future[Command] | None = None
 
 
 class CommandRunner:
@@ -163,11 +163,15 @@ class CommandRunner:
         self.poll_delays: tuple[float, ...] = POLL_DELAYS
         self.last_outcome: CommandOutcome | None = None
 
-    async def async_execute(self, command: Command) -> CommandExecution:
-        """Run `command`; raise a translated error unless the provider confirms it."""
+    async def async_execute(self, command: Command) -> Command:
+        """Run `command`; return the command that was confirmed, raise a translated error if none.
+
+        While a command of the same slot is in flight, the newest request replaces any waiting
+        one, and every waiter gets the outcome of that newest request: the returned command is
+        then not the one the caller passed.
+        """
         slot = self._slots.setdefault(command.type.slot, _Slot())
         if slot.running:
-            # Coalesce: the newest request replaces any waiting one; all waiters share its result.
             slot.queued = command
             if slot.queued_result is None:
                 slot.queued_result = asyncio.get_running_loop().create_future()
@@ -175,18 +179,16 @@ class CommandRunner:
 
         slot.running = True
         try:
-            result = await self._async_run(command)
+            await self._async_run(command)
         finally:
             slot.running = False
             if slot.queued is not None and slot.queued_result is not None:
                 queued, future = slot.queued, slot.queued_result
                 slot.queued, slot.queued_result = None, None
                 asyncio.get_running_loop().create_task(self._async_run_queued(queued, future))
-        return result
+        return command
 
-    async def _async_run_queued(
-        self, command: Command, future: asyncio.Future[CommandExecution]
-    ) -> None:
+    async def _async_run_queued(self, command: Command, future: asyncio.Future[Command]) -> None:
         try:
             future.set_result(await self.async_execute(command))
         except HomeAssistantError as err:
@@ -204,7 +206,9 @@ class CommandRunner:
             self._report(
                 CommandOutcome(command=command, status=CommandStatus.FAILED, reason=reason)
             )
-            LOGGER.debug("Command %s for vehicle %s failed: %s", command.type, self._vehicle.id, reason)
+            LOGGER.debug(
+                "Command %s for vehicle %s failed: %s", command.type, self._vehicle.id, reason
+            )
             raise provider_error_to_ha(err, name) from err
         self._report(
             CommandOutcome(command=command, status=execution.status, reason=execution.failed_reason)

@@ -6,10 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-import voluptuous as vol
-from yarl import URL
-
-from homeassistant.components import http
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigFlow,
@@ -18,6 +14,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import callback
+from homeassistant.helpers.http import current_request
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -31,6 +28,8 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+import probatio as vol
+from yarl import URL
 
 from .consent import CALLBACK_PATH, async_get_consent_view
 from .const import (
@@ -173,7 +172,7 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             return "", "invalid_auth"
         except ProviderError:
             return "", "cannot_connect"
-        except Exception:
+        except Exception:  # noqa: BLE001 - a form error beats a stack trace in the UI
             LOGGER.exception("Unexpected error while checking Volteras credentials")
             return "", "unknown"
         self._client = client
@@ -222,7 +221,7 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_external_step(step_id="consent", url=authentication_url)
 
     def _base_url(self) -> str:
-        if (request := http.current_request.get()) is not None and (
+        if (request := current_request.get()) is not None and (
             base := request.headers.get(HEADER_FRONTEND_BASE)
         ):
             return base.rstrip("/")

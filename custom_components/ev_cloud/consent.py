@@ -14,12 +14,11 @@ import time
 from typing import Any
 
 from aiohttp import web
-import jwt
-
-from homeassistant.components.http import KEY_HASS, HomeAssistantView
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import UnknownFlow
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util.hass_dict import HassKey
+import jwt
 
 CALLBACK_PATH = "/api/ev_cloud/consent/callback"
 # Volteras's link lives one hour; the state cannot outlive it by much.

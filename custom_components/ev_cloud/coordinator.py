@@ -100,9 +100,12 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         self._rate_limited = False
 
     def note_command(self) -> None:
-        """A command was sent: watch the car closely for a while."""
+        """A command was sent: watch the car closely for a while, starting now."""
         self._commanded_at = dt_util.utcnow().timestamp()
         self.update_interval = self.policy.active
+        if self._listeners:
+            # The next poll may be half an hour away; bring it within the active pace.
+            self._schedule_refresh()
 
     def _recently_commanded(self) -> bool:
         if self._commanded_at is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from homeassistant.components.device_tracker import TrackerEntity
+from dataclasses import dataclass
+
+from homeassistant.components.device_tracker.entity import TrackerEntity, TrackerEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -11,7 +13,13 @@ from .runtime import EvCloudConfigEntry, VehicleData
 
 PARALLEL_UPDATES = 0
 
-LOCATION = EvCloudEntityDescription(key="location")
+
+@dataclass(frozen=True, kw_only=True)
+class EvCloudTrackerDescription(TrackerEntityDescription, EvCloudEntityDescription):
+    """The vehicle's position."""
+
+
+LOCATION = EvCloudTrackerDescription(key="location")
 
 
 async def async_setup_entry(
@@ -30,6 +38,8 @@ async def async_setup_entry(
 
 class EvCloudTracker(EvCloudEntity, TrackerEntity):
     """Where the car was last reported."""
+
+    entity_description: EvCloudTrackerDescription
 
     @property
     def latitude(self) -> float | None:

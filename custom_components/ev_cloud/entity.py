@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.device_info import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -74,12 +74,16 @@ class EvCloudCommandEntity[ValueT](EvCloudEntity):
         self._optimistic = optimistic
         self.async_write_ha_state()
         try:
-            await self.vehicle.commands.async_execute(command)
+            confirmed = await self.vehicle.commands.async_execute(command)
         except HomeAssistantError:
             self._optimistic = None
             self.async_write_ha_state()
             raise
-        self._optimistic = None
+        if confirmed is not command:
+            # A newer request for the same control replaced ours; its caller applies it.
+            return
+        if self._optimistic == optimistic:
+            self._optimistic = None
         self.on_command_executed(optimistic)
         if apply_fn is not None:
             # Every entity of the car agrees on the new value until the next poll confirms it.

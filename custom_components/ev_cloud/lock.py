@@ -46,6 +46,8 @@ async def async_setup_entry(
 class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):
     """Locks and unlocks the doors."""
 
+    entity_description: EvCloudLockDescription
+
     @property
     def is_locked(self) -> bool | None:
         """Locked as the car reports it."""

@@ -94,9 +94,7 @@ class EvCloudSwitch(EvCloudCommandEntity[bool], SwitchEntity, RestoreEntity):
     async def async_added_to_hass(self) -> None:
         """Restore the last state we set where the car cannot tell us."""
         await super().async_added_to_hass()
-        if self.entity_description.value_fn is None and (
-            last := await self.async_get_last_state()
-        ):
+        if self.entity_description.value_fn is None and (last := await self.async_get_last_state()):
             self._assumed_on = {"on": True, "off": False}.get(last.state)
 
     @property

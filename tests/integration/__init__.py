@@ -1,0 +1,1 @@
+"""Integration tests: Home Assistant talking HTTP to the local simulator."""
