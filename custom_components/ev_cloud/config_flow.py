@@ -183,6 +183,12 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="cannot_connect")
         if not self._vehicles:
             return await self.async_step_consent()
+        return await self.async_step_vehicle_source()
+
+    async def async_step_vehicle_source(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Vehicles exist already: pick from them, or connect another car first."""
         return self.async_show_menu(step_id="vehicle_source", menu_options=["vehicles", "consent"])
 
     async def _async_load_vehicles(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ev_cloud.model import Command, CommandExecution, VehicleInfo, VehicleState
+from ..model import Command, CommandExecution, VehicleInfo, VehicleState
 
 
 class VehicleProvider(Protocol):

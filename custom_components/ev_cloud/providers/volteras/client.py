@@ -47,7 +47,7 @@ class VolterasClient:
     ) -> None:
         """Use the caller's session; never create or close one."""
         self._session = session
-        self._auth = aiohttp.BasicAuth(client_id, client_secret)
+        self._basic_auth = aiohttp.encode_basic_auth(client_id, client_secret)
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._now = now
@@ -144,7 +144,9 @@ class VolterasClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _async_token_request(self, form: dict[str, str]) -> Any:
-        return await self._async_request("POST", TOKEN_PATH, form=form, auth=self._auth)
+        return await self._async_request(
+            "POST", TOKEN_PATH, form=form, headers={"Authorization": self._basic_auth}
+        )
 
     async def _async_request(
         self,
@@ -155,7 +157,6 @@ class VolterasClient:
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        auth: aiohttp.BasicAuth | None = None,
     ) -> Any:
         self.request_count += 1
         try:
@@ -166,7 +167,6 @@ class VolterasClient:
                 json=json_body,
                 data=form,
                 headers=headers,
-                auth=auth,
                 timeout=self._timeout,
             ) as response:
                 text = await response.text()

@@ -1,0 +1,199 @@
+"""The simulator's HTTP server: provider routes, fault injection, request log, admin endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from .faults import Fault, FaultInjector, FaultKind
+from .volteras import payloads, routes
+from .volteras.fleet import VolterasCloud
+
+type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _path_template(request: web.Request) -> str:
+    """The route's template with ids left as placeholders, commands spelled out."""
+    resource = request.match_info.route.resource
+    template = resource.canonical if resource is not None else request.path
+    action = request.match_info.get("action")
+    return template.replace("{action}", action) if action else template
+
+
+class Simulator:
+    """Serves the simulated clouds on loopback; start it, point EV Cloud at `url`."""
+
+    def __init__(
+        self,
+        *,
+        command_delay: float = 3.0,
+        now: Callable[[], datetime] | None = None,
+        token_lifetime: int = 3600,
+    ) -> None:
+        """Build the world; `now` lets tests and benchmarks drive a virtual clock."""
+        self.now = now or _utcnow
+        self.faults = FaultInjector()
+        self.volteras = VolterasCloud(
+            now=self.now, command_delay=command_delay, token_lifetime=token_lifetime
+        )
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def command_delay(self) -> float:
+        """Seconds a command stays PENDING before it settles."""
+        return self.volteras.command_delay
+
+    @command_delay.setter
+    def command_delay(self, value: float) -> None:
+        self.volteras.command_delay = value
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application (also usable with aiohttp's test client)."""
+        app = web.Application(middlewares=[self._fault_middleware, self._error_middleware])
+        app[routes.CLOUD] = self.volteras
+        routes.add_routes(app)
+        app.router.add_get("/_sim/state", self._admin_state)
+        app.router.add_post("/_sim/faults", self._admin_set_fault)
+        app.router.add_delete("/_sim/faults", self._admin_clear_faults)
+        app.router.add_post("/_sim/vehicles/{vehicle_id}", self._admin_patch_vehicle)
+        app.router.add_post(
+            "/_sim/vehicles/{vehicle_id}/fail-next-command", self._admin_fail_next_command
+        )
+        app.router.add_post("/_sim/revoke-tokens", self._admin_revoke_tokens)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen; port 0 picks a free one. Returns the base URL."""
+        self._runner = web.AppRunner(self.build_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port nowhere else
+        assert server is not None
+        bound_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://{host}:{bound_port}"
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop listening and close connections."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        """Start on a free loopback port."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop."""
+        await self.stop()
+
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/v1/"):
+            return await handler(request)
+        self.volteras.request_log.append((request.method, _path_template(request)))
+        fault = self.faults.take(request.method, request.path)
+        if fault is None:
+            return await handler(request)
+        if fault.kind is FaultKind.TIMEOUT:
+            await asyncio.sleep(float(fault.params.get("delay", 30)))
+            return await handler(request)
+        return self._fault_response(fault)
+
+    def _fault_response(self, fault: Fault) -> web.Response:
+        now = self.now()
+        retry_after = {"Retry-After": str(int(fault.params.get("retry_after", 60)))}
+        match fault.kind:
+            case FaultKind.RATE_LIMITED:
+                return web.Response(status=429, text="Too Many Requests", headers=retry_after)
+            case FaultKind.MALFORMED:
+                return web.Response(
+                    status=200, text='{"results": [{"id": ', content_type="application/json"
+                )
+            case _:
+                code, status, message = {
+                    FaultKind.UNAUTHORIZED: ("AUTHENTICATION_ERROR", 401, "Unauthorized."),
+                    FaultKind.INTERNAL_RATE_LIMITED: (
+                        "INTERNAL_RATE_LIMITED",
+                        429,
+                        "Rate limit reached.",
+                    ),
+                    FaultKind.SERVER_ERROR: ("SERVER_ERROR", 500, "Internal server error."),
+                    FaultKind.COMMAND_IN_PROGRESS: (
+                        "COMMAND_ALREADY_IN_PROGRESS",
+                        409,
+                        "A command of this type is already pending.",
+                    ),
+                    FaultKind.NOT_FOUND: ("RESOURCE_NOT_FOUND", 404, "Not found."),
+                }[fault.kind]
+                headers = retry_after if status == 429 else None
+                return web.json_response(
+                    payloads.error(code, message, now), status=status, headers=headers
+                )
+
+    @web.middleware
+    async def _error_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except routes.ApiError as err:
+            return web.json_response(
+                payloads.error(err.code, str(err), self.now()),
+                status=err.status,
+                headers=err.headers,
+            )
+
+    async def _admin_state(self, request: web.Request) -> web.Response:
+        return web.json_response({**self.volteras.state(), "faults": self.faults.as_list()})
+
+    async def _admin_set_fault(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        kind = body.pop("kind")
+        try:
+            self.faults.set(
+                kind, count=body.pop("count", None), path=body.pop("path", None), **body
+            )
+        except ValueError:
+            raise web.HTTPBadRequest(text=f"unknown fault kind {kind!r}") from None
+        return web.json_response({"faults": self.faults.as_list()})
+
+    async def _admin_clear_faults(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return web.json_response({"faults": []})
+
+    async def _admin_patch_vehicle(self, request: web.Request) -> web.Response:
+        vehicle = self.volteras.vehicles.get(request.match_info["vehicle_id"])
+        if vehicle is None:
+            raise web.HTTPNotFound(text="unknown vehicle")
+        try:
+            vehicle.update(await request.json(), self.now())
+        except KeyError as err:
+            raise web.HTTPBadRequest(text=f"unknown field {err}") from None
+        return web.json_response(self.volteras.state()["vehicles"][vehicle.id])
+
+    async def _admin_fail_next_command(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.volteras.fail_next_command(
+            body["reason"], int(body.get("count", 1)), request.match_info["vehicle_id"]
+        )
+        return web.json_response({"ok": True})
+
+    async def _admin_revoke_tokens(self, request: web.Request) -> web.Response:
+        self.volteras.revoke_tokens()
+        return web.json_response({"ok": True})

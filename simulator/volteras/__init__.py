@@ -1,0 +1,1 @@
+"""The Volteras API surface of the simulator."""
