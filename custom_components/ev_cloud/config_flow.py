@@ -124,6 +124,7 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         self._client: VolterasClient | None = None
         self._vehicles: list[VehicleInfo] = []
         self._consent_nonce: str | None = None
+        self._consent_url = ""
         self._consent_result: Mapping[str, Any] = {}
 
     @staticmethod
@@ -206,8 +207,8 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             return await self._async_start_consent()
         if user_input.get("nonce") != self._consent_nonce:
-            # Not the return we sent the browser on: ignore it and keep waiting.
-            return await self._async_start_consent()
+            # Not the return we sent the browser on: ignore it and keep waiting for that one.
+            return self.async_external_step(step_id="consent", url=self._consent_url)
         self._consent_nonce = None
         self._consent_result = user_input
         return self.async_external_step_done(next_step_id="consent_finished")
@@ -224,6 +225,7 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             authentication_url = await self._client.async_connect_account(return_url)
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
+        self._consent_url = authentication_url
         return self.async_external_step(step_id="consent", url=authentication_url)
 
     def _base_url(self) -> str:

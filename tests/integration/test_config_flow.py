@@ -315,7 +315,6 @@ async def test_consent_link_unavailable(hass: HomeAssistant, simulator: Simulato
 
 async def test_consent_without_known_url(hass: HomeAssistant, simulator: Simulator) -> None:
     """Without a URL for Home Assistant the consent page could not come back: say so."""
-    await async_process_ha_core_config(hass, {"external_url": None, "internal_url": None})
     clear_vehicles(simulator)
     flow_id = await start_volteras(hass)
     with patch("custom_components.ev_cloud.config_flow.get_url", side_effect=NoURLAvailableError):

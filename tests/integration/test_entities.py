@@ -17,6 +17,7 @@ from simulator import Simulator
 FROZEN_TIME = "2026-11-24T18:00:00+00:00"
 
 
+@pytest.mark.freeze_time(FROZEN_TIME)
 @pytest.mark.parametrize(
     "platform",
     [
@@ -29,16 +30,15 @@ FROZEN_TIME = "2026-11-24T18:00:00+00:00"
     ],
 )
 async def test_platform_snapshot(
+    freezer: FrozenDateTimeFactory,
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
     simulator: Simulator,
     config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
     platform: Platform,
 ) -> None:
-    """Every entity of the simulator's fleet, for one platform at a time."""
-    freezer.move_to(FROZEN_TIME)
+    """Every entity of the simulator's fleet, for one platform at a time (clock frozen first)."""
     config_entry.add_to_hass(hass)
     with (
         patch("custom_components.ev_cloud.PLATFORMS", [platform]),

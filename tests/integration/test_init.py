@@ -17,6 +17,13 @@ from custom_components.ev_cloud.coordinator import FLEET_INTERVAL
 from simulator import Simulator
 
 
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
+    """Let `delta` pass and every refresh it triggers finish (they run as background tasks)."""
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 def battery_entity(hass: HomeAssistant, entry: MockConfigEntry, vehicle_id: str) -> str:
     """The battery sensor's entity id for a vehicle."""
     entity_id = er.async_get(hass).async_get_entity_id(
@@ -47,8 +54,10 @@ async def test_excluded_vehicle_not_added(
 ) -> None:
     """Vehicles the user left out get no device."""
     excluded = min(simulator.volteras.vehicles)
-    hass.config_entries.async_update_entry(
-        config_entry, data={**config_entry.data, CONF_EXCLUDED_VEHICLES: [excluded]}
+    config_entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=config_entry.unique_id,
+        data={**config_entry.data, CONF_EXCLUDED_VEHICLES: [excluded]},
     )
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
@@ -101,15 +110,11 @@ async def test_outage_then_recovery(
     vehicle_id = min(simulator.volteras.vehicles)
     entity_id = battery_entity(hass, loaded_entry, vehicle_id)
     simulator.faults.set("server_error", path="/telemetry")
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
 
     simulator.faults.clear()
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
 
 
@@ -123,13 +128,9 @@ async def test_malformed_body_later(
     vehicle_id = min(simulator.volteras.vehicles)
     entity_id = battery_entity(hass, loaded_entry, vehicle_id)
     simulator.faults.set("malformed", path="/telemetry", count=len(simulator.volteras.vehicles))
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
 
 
@@ -148,9 +149,7 @@ async def test_rate_limit_backs_off_keeping_data(
 
     simulator.faults.set("rate_limited", path="/telemetry", retry_after=900)
     for _ in range(3):
-        freezer.tick(timedelta(hours=1))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state == before
     assert coordinator.update_interval == timedelta(seconds=900)
     assert caplog.text.count(f"Rate limited reading vehicle {vehicle_id}") == 1
@@ -158,9 +157,7 @@ async def test_rate_limit_backs_off_keeping_data(
     assert loaded_entry.state is ConfigEntryState.LOADED
 
     simulator.faults.clear()
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     assert coordinator.update_interval != timedelta(seconds=900)
     assert "lifted" in caplog.text
 
@@ -175,9 +172,7 @@ async def test_expired_token_is_renewed_silently(
     vehicle_id = min(simulator.volteras.vehicles)
     entity_id = battery_entity(hass, loaded_entry, vehicle_id)
     simulator.volteras.revoke_tokens()
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
@@ -192,9 +187,7 @@ async def test_revoked_credentials_start_reauth(
     simulator.faults.set("unauthorized")
     simulator.faults.set("unauthorized", path="/v1/oauth2/token")
     simulator.volteras.revoke_tokens()
-    freezer.tick(timedelta(hours=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=1))
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
@@ -211,12 +204,11 @@ async def test_vehicles_come_and_go(
     simulator.volteras.remove_vehicle(gone)
     new = simulator.volteras.add_vehicle(make="KIA", model="EV6", soc=70.0)
 
-    freezer.tick(FLEET_INTERVAL)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, FLEET_INTERVAL)
 
-    assert device_registry.async_get_device(identifiers={(DOMAIN, gone)}) is None
-    assert device_registry.async_get_device(identifiers={(DOMAIN, new.id)}) is not None
+    entry_id = loaded_entry.entry_id
+    assert device_registry.async_get_device_by_identifier((DOMAIN, gone), entry_id) is None
+    assert device_registry.async_get_device_by_identifier((DOMAIN, new.id), entry_id)
     state = hass.states.get(battery_entity(hass, loaded_entry, new.id))
     assert state is not None
     assert float(state.state) == pytest.approx(70.0, abs=0.5)
@@ -232,15 +224,11 @@ async def test_new_vehicle_unreadable_is_retried(
     """A new car whose data cannot be read yet is added at the next fleet refresh."""
     new = simulator.volteras.add_vehicle(make="KIA", model="EV6")
     simulator.faults.set("server_error", path=f"/v1/vehicles/{new.id}/telemetry")
-    freezer.tick(FLEET_INTERVAL)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, FLEET_INTERVAL)
     assert new.id not in loaded_entry.runtime_data.vehicles
 
     simulator.faults.clear()
-    freezer.tick(FLEET_INTERVAL)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, FLEET_INTERVAL)
     assert new.id in loaded_entry.runtime_data.vehicles
 
 
@@ -256,7 +244,10 @@ async def test_remove_device(
     assert await async_setup_component(hass, "config", {})
     device_registry = dr.async_get(hass)
     vehicle_id = min(simulator.volteras.vehicles)
-    device = device_registry.async_get_device(identifiers={(DOMAIN, vehicle_id)})
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, vehicle_id), loaded_entry.entry_id
+    )
+    assert device is not None
     client = await hass_ws_client(hass)
     response = await client.remove_device(device.id)
     assert not response["success"]
