@@ -122,8 +122,8 @@ def telemetry(v: SimVehicle) -> dict[str, Any]:
 
 
 def execution(e: Execution) -> dict[str, Any]:
-    """A `VehicleCommandExecution`."""
-    return {
+    """A `VehicleCommandExecution`; `failedReason` only when failed (the schema has no null)."""
+    body: dict[str, Any] = {
         "id": e.id,
         "vehicleId": e.vehicle_id,
         "command": e.command,
@@ -131,8 +131,10 @@ def execution(e: Execution) -> dict[str, Any]:
         "timeout": COMMAND_TIMEOUT,
         "executedAt": iso(e.executed_at),
         "status": e.status,
-        "failedReason": e.failed_reason,
     }
+    if e.failed_reason is not None:
+        body["failedReason"] = e.failed_reason
+    return body
 
 
 def page(results: list[dict[str, Any]], next_token: str | None, total: int) -> dict[str, Any]:

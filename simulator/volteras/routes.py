@@ -149,9 +149,14 @@ async def connect_account(request: web.Request) -> web.Response:
         body = await request.json()
     except json.JSONDecodeError:
         body = None
-    return_url = body.get("returnUrl") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise ApiError("REQUEST_VALIDATION_ERROR", "Body must be a JSON object.")
+    return_url = body.get("returnUrl")
     if not isinstance(return_url, str) or not urlsplit(return_url).scheme:
         raise ApiError("REQUEST_VALIDATION_ERROR", "returnUrl must be a URL.")
+    for required in ("scopes", "deviceTypes"):
+        if not isinstance(body.get(required), list) or not body[required]:
+            raise ApiError("REQUEST_VALIDATION_ERROR", f"{required} must be a non-empty list.")
     consent_token = cloud.create_consent(organization, return_url)
     origin = f"{request.scheme}://{request.host}"
     return web.json_response({"authenticationUrl": f"{origin}/consent/{consent_token}"})
