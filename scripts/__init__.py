@@ -1,0 +1,1 @@
+"""Developer scripts (the benchmark is importable as scripts.bench)."""

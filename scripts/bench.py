@@ -18,19 +18,18 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 import statistics
 import time
+from unittest.mock import patch
 
 from freezegun import freeze_time
+from homeassistant import loader
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 # Before Home Assistant's loader runs: our custom_components package must be the one imported.
 import custom_components.ev_cloud  # noqa: F401
 from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
-from homeassistant import loader
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
-from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_test_home_assistant,
-)
 from simulator import Simulator
 
 DAY_START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -75,22 +74,22 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 def entity_id(hass: HomeAssistant, domain: str, vehicle_id: str, key: str) -> str:
     """Entity id from our unique id scheme."""
-    from homeassistant.helpers import entity_registry as er
-
     found = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"{vehicle_id}_{key}")
     if found is None:
         raise RuntimeError(f"no {domain} {key} for {vehicle_id}")
     return found
 
 
-async def simulated_day() -> tuple[Counter[str], dict[str, int]]:
+async def simulated_day(hass: HomeAssistant) -> tuple[Counter[str], dict[str, int]]:
     """Requests by endpoint over 24 virtual hours for one vehicle, plus a few counters."""
-    with freeze_time(DAY_START, real_asyncio=True) as frozen:
-        async with Simulator(command_delay=0.0) as sim, home_assistant() as hass:
+    # Home Assistant binds utcnow at import; point it at the frozen clock like its test harness does.
+    with (
+        freeze_time(DAY_START, real_asyncio=True) as frozen,
+        patch("homeassistant.util.dt.utcnow", lambda: datetime.now(UTC)),
+    ):
+        async with Simulator(command_delay=0.0) as sim:
             # The parked, unplugged car of the default fleet is the one we follow.
-            vehicle_id = next(
-                vid for vid, v in sim.volteras.vehicles.items() if not v.plugged_in
-            )
+            vehicle_id = next(vid for vid, v in sim.volteras.vehicles.items() if not v.plugged_in)
             others = [vid for vid in sim.volteras.vehicles if vid != vehicle_id]
             sim.volteras.vehicles[vehicle_id].soc = 35.0
             sim.volteras.vehicles[vehicle_id].charge_limit = 80
@@ -146,14 +145,16 @@ async def simulated_day() -> tuple[Counter[str], dict[str, int]]:
                 "polls_charging": polls["charging"],
             }
             requests = Counter(f"{method} {path}" for method, path in sim.volteras.request_log)
-            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.config_entries.async_remove(entry.entry_id)
     return requests, counters
 
 
-async def command_round_trips(command_delay: float, repeats: int) -> dict[str, list[float]]:
+async def command_round_trips(
+    hass: HomeAssistant, command_delay: float, repeats: int
+) -> dict[str, list[float]]:
     """Wall-clock seconds from service call to confirmation, per command."""
     results: dict[str, list[float]] = {}
-    async with Simulator(command_delay=command_delay) as sim, home_assistant() as hass:
+    async with Simulator(command_delay=command_delay) as sim:
         vehicle_id = next(vid for vid, v in sim.volteras.vehicles.items() if v.make == "TESLA")
         others = [vid for vid in sim.volteras.vehicles if vid != vehicle_id]
         entry = entry_for(sim, others)
@@ -176,13 +177,13 @@ async def command_round_trips(command_delay: float, repeats: int) -> dict[str, l
         commands = sum(1 for m, p in sim.volteras.request_log if m == "POST" and ":" in p)
         follow_ups = sum(1 for m, p in sim.volteras.request_log if "command-executions/" in p)
         results["_requests_per_command"] = [(commands + follow_ups) / commands]
-        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_remove(entry.entry_id)
     return results
 
 
-async def setup_time(vehicles: int) -> tuple[float, int]:
+async def setup_time(hass: HomeAssistant, vehicles: int) -> tuple[float, int]:
     """Wall-clock seconds to set up an entry with this many vehicles, and requests made."""
-    async with Simulator(command_delay=0.0) as sim, home_assistant() as hass:
+    async with Simulator(command_delay=0.0) as sim:
         for vehicle_id in list(sim.volteras.vehicles):
             sim.volteras.remove_vehicle(vehicle_id)
         for index in range(vehicles):
@@ -193,7 +194,7 @@ async def setup_time(vehicles: int) -> tuple[float, int]:
         await setup_entry(hass, entry)
         elapsed = time.perf_counter() - started
         requests = len(sim.volteras.request_log)
-        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.config_entries.async_remove(entry.entry_id)
     return elapsed, requests
 
 
@@ -207,8 +208,14 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple[object, ..
 
 
 async def main(repeats: int, command_delay: float) -> None:
-    """Run the three benchmarks and print their tables."""
-    requests, counters = await simulated_day()
+    """Run the three benchmarks in one Home Assistant and print their tables."""
+    async with home_assistant() as hass:
+        await run_all(hass, repeats, command_delay)
+
+
+async def run_all(hass: HomeAssistant, repeats: int, command_delay: float) -> None:
+    """The three benchmarks, one after the other."""
+    requests, counters = await simulated_day(hass)
     total = sum(requests.values())
     print_table(
         "Simulated day, one vehicle (parked; plugged in and charging from 18:00; climate 07:30)",
@@ -222,7 +229,7 @@ async def main(repeats: int, command_delay: float) -> None:
         "wake command)."
     )
 
-    trips = await command_round_trips(command_delay, repeats)
+    trips = await command_round_trips(hass, command_delay, repeats)
     per_command = trips.pop("_requests_per_command")[0]
     print_table(
         f"Command round trip (simulator settles commands after {command_delay:g} s, "
@@ -237,7 +244,7 @@ async def main(repeats: int, command_delay: float) -> None:
 
     rows = []
     for count in (1, 50):
-        elapsed, made = await setup_time(count)
+        elapsed, made = await setup_time(hass, count)
         rows.append((count, f"{elapsed:.2f}", made))
     print_table("Set-up time", ("vehicles", "seconds", "requests"), rows)
 
@@ -246,7 +253,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command")
     parser.add_argument(
-        "--command-delay", type=float, default=3.0, help="seconds the simulator keeps a command pending"
+        "--command-delay",
+        type=float,
+        default=3.0,
+        help="seconds the simulator keeps a command pending",
     )
     args = parser.parse_args()
     asyncio.run(main(args.repeats, args.command_delay))

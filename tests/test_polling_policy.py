@@ -38,10 +38,10 @@ def test_interval(state: VehicleState, recently_commanded: bool, expected: int) 
 
 
 def test_defaults() -> None:
-    """Without options: 2 minutes, 10 minutes, 30 minutes."""
+    """Without options: 5 minutes, 15 minutes, 30 minutes."""
     policy = PollingPolicy({})
     assert (policy.active, policy.plugged, policy.idle) == (
-        timedelta(minutes=2),
-        timedelta(minutes=10),
+        timedelta(minutes=5),
+        timedelta(minutes=15),
         timedelta(minutes=30),
     )

@@ -16,11 +16,11 @@ CONF_EXCLUDED_VEHICLES: Final = "excluded_vehicles"
 # Options.
 CONF_ACTIVE_INTERVAL: Final = "active_interval"
 CONF_IDLE_INTERVAL: Final = "idle_interval"
-DEFAULT_ACTIVE_INTERVAL: Final = 120  # seconds, while charging or right after a command
+DEFAULT_ACTIVE_INTERVAL: Final = 300  # seconds, while charging or right after a command
 DEFAULT_IDLE_INTERVAL: Final = 1800  # seconds, parked and unplugged
 
 ENVIRONMENT_PRODUCTION: Final = "production"
 ENVIRONMENT_SANDBOX: Final = "sandbox"
 ENVIRONMENT_CUSTOM: Final = "custom"
 CONF_PLUGGED_INTERVAL: Final = "plugged_interval"
-DEFAULT_PLUGGED_INTERVAL: Final = 600  # seconds, plugged in but not charging
+DEFAULT_PLUGGED_INTERVAL: Final = 900  # seconds, plugged in but not charging

@@ -147,18 +147,18 @@ async def test_rate_limit_backs_off_keeping_data(
     before = hass.states.get(entity_id).state
     coordinator = loaded_entry.runtime_data.vehicles[vehicle_id].coordinator
 
-    simulator.faults.set("rate_limited", path="/telemetry", retry_after=900)
+    simulator.faults.set("rate_limited", path="/telemetry", retry_after=1234)
     for _ in range(3):
         await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state == before
-    assert coordinator.update_interval == timedelta(seconds=900)
+    assert coordinator.update_interval == timedelta(seconds=1234)
     assert caplog.text.count(f"Rate limited reading vehicle {vehicle_id}") == 1
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert loaded_entry.state is ConfigEntryState.LOADED
 
     simulator.faults.clear()
     await advance(hass, freezer, timedelta(hours=1))
-    assert coordinator.update_interval != timedelta(seconds=900)
+    assert coordinator.update_interval != timedelta(seconds=1234)
     assert "lifted" in caplog.text
 
 

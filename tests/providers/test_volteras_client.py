@@ -42,7 +42,7 @@ def token_requests(sim: Simulator) -> int:
     return sim.volteras.request_log.count(TOKEN)
 
 
-async def vehicle(client: VolterasClient, make: str):  # noqa: ANN201
+async def vehicle(client: VolterasClient, make: str):
     return next(v for v in await client.async_get_vehicles() if v.make == make)
 
 
@@ -89,9 +89,7 @@ async def test_refused_refresh_falls_back_to_client_credentials(
     assert token_requests(simulator) == 3
 
 
-async def test_revoked_token_is_renewed_once(
-    client: VolterasClient, simulator: Simulator
-) -> None:
+async def test_revoked_token_is_renewed_once(client: VolterasClient, simulator: Simulator) -> None:
     await client.async_test_token()
     simulator.volteras.revoke_tokens()
     assert await client.async_test_token() == "sim-org"
@@ -146,9 +144,7 @@ async def test_faults_map_to_errors(
         assert err.value.retry_after == params["retry_after"]
 
 
-async def test_timeout(
-    session: aiohttp.ClientSession, simulator: Simulator, clock: Clock
-) -> None:
+async def test_timeout(session: aiohttp.ClientSession, simulator: Simulator, clock: Clock) -> None:
     client = VolterasClient(
         session,
         client_id="sim-client",
@@ -162,7 +158,9 @@ async def test_timeout(
         await client.async_test_token()
 
 
-async def test_unreachable(session: aiohttp.ClientSession, clock: Clock, socket_enabled: None) -> None:
+async def test_unreachable(
+    session: aiohttp.ClientSession, clock: Clock, socket_enabled: None
+) -> None:
     client = VolterasClient(
         session, client_id="a", client_secret="b", base_url="http://127.0.0.1:9", now=clock
     )
@@ -176,9 +174,7 @@ async def test_token_endpoint_malformed(client: VolterasClient, simulator: Simul
         await client.async_test_token()
 
 
-async def test_pagination_and_account_filter(
-    client: VolterasClient, simulator: Simulator
-) -> None:
+async def test_pagination_and_account_filter(client: VolterasClient, simulator: Simulator) -> None:
     account = simulator.volteras.add_account(username="fleet@example.com")
     for index in range(150):
         simulator.volteras.add_vehicle(account_id=account, make="RENAULT", soc=float(index % 90))
@@ -240,7 +236,9 @@ async def test_state_of_charge_rises_and_stops_at_limit(
     before = (await client.async_get_state(polestar)).battery_level
     clock.advance(1800)
     middle = (await client.async_get_state(polestar)).battery_level
-    assert before is not None and middle is not None and middle > before
+    assert before is not None
+    assert middle is not None
+    assert middle > before
     clock.advance(6 * 3600)
     state = await client.async_get_state(polestar)
     assert state.battery_level == 80

@@ -65,7 +65,11 @@ def test_malformed_telemetry(body: object) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"results": None}, {"results": [{"id": "x"}]}, {"results": [{"id": 1, "vin": "v", "make": "m"}]}],
+    [
+        {"results": None},
+        {"results": [{"id": "x"}]},
+        {"results": [{"id": 1, "vin": "v", "make": "m"}]},
+    ],
 )
 def test_malformed_vehicle_page(body: object) -> None:
     with pytest.raises(TransientError):

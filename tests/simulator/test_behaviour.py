@@ -41,7 +41,11 @@ async def test_consent_page_and_replay(api: Api) -> None:
     async with api.session.post(
         api.url("/v1/accounts:connect"),
         headers=api.headers,
-        json={"returnUrl": "https://ha.example.com/cb", "scopes": ["vehicle:all"], "deviceTypes": ["VEHICLE"]},
+        json={
+            "returnUrl": "https://ha.example.com/cb",
+            "scopes": ["vehicle:all"],
+            "deviceTypes": ["VEHICLE"],
+        },
     ) as response:
         link = (await response.json())["authenticationUrl"]
     async with api.session.get(link) as response:
@@ -110,9 +114,7 @@ async def test_admin_endpoints(api: Api) -> None:
     assert state["vehicles"]["veh-vw-id4"]["plugged_in"] is True
 
 
-async def test_cli_steers_a_running_simulator(
-    api: Api, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_cli_steers_a_running_simulator(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI's admin commands reach the running server."""
     loop = asyncio.get_running_loop()
     url = ["--url", api.sim.url]
@@ -120,7 +122,9 @@ async def test_cli_steers_a_running_simulator(
     assert api.sim.faults.as_list()[0]["kind"] == "server_error"
     await loop.run_in_executor(None, main, [*url, "clear-faults"])
     assert api.sim.faults.as_list() == []
-    await loop.run_in_executor(None, main, [*url, "set", "veh-vw-id4", "soc=12.5", "model=ID.4 Pro"])
+    await loop.run_in_executor(
+        None, main, [*url, "set", "veh-vw-id4", "soc=12.5", "model=ID.4 Pro"]
+    )
     assert api.sim.volteras.vehicles["veh-vw-id4"].soc == 12.5
     assert api.sim.volteras.vehicles["veh-vw-id4"].model == "ID.4 Pro"
     await loop.run_in_executor(

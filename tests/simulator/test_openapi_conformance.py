@@ -37,9 +37,7 @@ def response_validator(method: str, path: str) -> Draft202012Validator:
 
 def schema_validator(name: str) -> Draft202012Validator:
     """The validator for a component schema."""
-    return Draft202012Validator(
-        {"$ref": f"{BASE}#/components/schemas/{name}"}, registry=REGISTRY
-    )
+    return Draft202012Validator({"$ref": f"{BASE}#/components/schemas/{name}"}, registry=REGISTRY)
 
 
 def assert_valid(validator: Draft202012Validator, body: Any) -> None:
@@ -139,7 +137,9 @@ async def test_command_answers(api: Api, action: str) -> None:
     )
     assert_valid(response_validator("POST", path), created)
     assert created["status"] == "PENDING"
-    settled = await call(api, "GET", f"/v1/vehicles/{vehicle_id}/command-executions/{created['id']}")
+    settled = await call(
+        api, "GET", f"/v1/vehicles/{vehicle_id}/command-executions/{created['id']}"
+    )
     assert_valid(
         response_validator(
             "GET", "/v1/vehicles/{vehicle_id}/command-executions/{vehicle_command_execution_id}"
@@ -159,7 +159,5 @@ async def test_failed_execution_and_list(api: Api) -> None:
     )
     assert_valid(validator, settled)
     listing = await call(api, "GET", "/v1/vehicles/veh-vw-id4/command-executions")
-    assert_valid(
-        response_validator("GET", "/v1/vehicles/{vehicle_id}/command-executions"), listing
-    )
+    assert_valid(response_validator("GET", "/v1/vehicles/{vehicle_id}/command-executions"), listing)
     assert listing["totalResults"] == 1

@@ -65,7 +65,9 @@ class VolterasClient:
     async def async_connect_account(self, return_url: str) -> str:
         """A consent link that brings the browser back to `return_url` with the result."""
         body = await self._async_api(
-            "POST", CONNECT_PATH, json_body={
+            "POST",
+            CONNECT_PATH,
+            json_body={
                 "returnUrl": return_url,
                 "scopes": ["vehicle:all"],
                 # Only cars: skips the consent flow's device-type page.
