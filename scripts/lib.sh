@@ -61,7 +61,7 @@ in_root() {
   local cwd
   cwd=$(pwd)
   case "$cwd" in "$REPO_DIR"*) ;; *) cwd="$REPO_DIR" ;; esac
-  unshare --mount --fork -- /bin/bash -c '
+  unshare --mount --fork --kill-child -- /bin/bash -c '
     set -e
     root=$1 repo=$2 cwd=$3; shift 3
     mount --make-rprivate /
@@ -74,6 +74,7 @@ in_root() {
     cp -fL /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
     exec chroot "$root" /usr/bin/env -i \
       HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" \
+      SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt UV_NATIVE_TLS=1 UV_SYSTEM_CERTS=1 \
       PYTEST_ADDOPTS="${PYTEST_ADDOPTS:-}" EV_CLOUD_SIM_PORT="${EV_CLOUD_SIM_PORT:-}" \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
   ' ev_cloud-root "$ROOT_DIR" "$REPO_DIR" "$cwd" "$@"

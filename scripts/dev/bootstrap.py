@@ -1,0 +1,167 @@
+"""Prepare a fresh development Home Assistant through its own APIs, as a person would.
+
+Finishes onboarding with the user `dev` / `dev` (only while nobody has onboarded), then adds an
+EV Cloud entry for the simulator by walking the real config flow over the REST API (only when no
+entry exists). Safe to run on every start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+import urllib.error
+import urllib.parse
+import urllib.request
+
+CLIENT_ID = "http://127.0.0.1:8123/"
+TOKEN_FILE = ".dev/config/.dev_token"
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    form: dict[str, str] | None = None,
+) -> Any:
+    """One HTTP call to Home Assistant; JSON in and out."""
+    headers = {"Content-Type": "application/json"}
+    data = None
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        text = response.read().decode()
+    return json.loads(text) if text else None
+
+
+def wait_until_up(base: str, timeout: float) -> None:
+    """Home Assistant answers once its HTTP server is up (the frontend may take a minute first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            call(base, "GET", "/api/onboarding")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(2)
+            continue
+        return
+    sys.exit(f"Home Assistant did not answer on {base} within {timeout:.0f} s")
+
+
+def tokens_from_code(base: str, code: str) -> dict[str, Any]:
+    """Exchange an authorization code for tokens."""
+    result: dict[str, Any] = call(
+        base,
+        "POST",
+        "/auth/token",
+        form={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+    )
+    return result
+
+
+def onboard(base: str) -> str | None:
+    """Create the owner `dev` and finish every onboarding step; return an access token."""
+    steps = {step["step"]: step["done"] for step in call(base, "GET", "/api/onboarding")}
+    if steps.get("user"):
+        return None
+    created = call(
+        base,
+        "POST",
+        "/api/onboarding/users",
+        {
+            "client_id": CLIENT_ID,
+            "name": "Developer",
+            "username": "dev",
+            "password": "dev",
+            "language": "en",
+        },
+    )
+    token: str = tokens_from_code(base, created["auth_code"])["access_token"]
+    call(base, "POST", "/api/onboarding/core_config", {}, token)
+    call(base, "POST", "/api/onboarding/analytics", {}, token)
+    call(
+        base,
+        "POST",
+        "/api/onboarding/integration",
+        {"client_id": CLIENT_ID, "redirect_uri": f"{CLIENT_ID}?auth_callback=1"},
+        token,
+    )
+    return token
+
+
+def login(base: str) -> str:
+    """Log in as dev/dev through the login flow."""
+    flow = call(
+        base,
+        "POST",
+        "/auth/login_flow",
+        {"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID},
+    )
+    result = call(
+        base,
+        "POST",
+        f"/auth/login_flow/{flow['flow_id']}",
+        {"client_id": CLIENT_ID, "username": "dev", "password": "dev"},
+    )
+    token: str = tokens_from_code(base, result["result"])["access_token"]
+    return token
+
+
+def add_entry(base: str, token: str, simulator_url: str) -> None:
+    """Walk EV Cloud's config flow for the simulator, choosing every vehicle."""
+    entries = call(base, "GET", "/api/config/config_entries/entry?domain=ev_cloud", token=token)
+    if entries:
+        print(f"[develop] EV Cloud entry already present: {entries[0]['title']}")
+        return
+    step = call(
+        base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token
+    )
+    flow = f"/api/config/config_entries/flow/{step['flow_id']}"
+    step = call(base, "POST", flow, {"provider": "volteras"}, token)
+    step = call(
+        base,
+        "POST",
+        flow,
+        {
+            "client_id": "sim-client",
+            "client_secret": "sim-secret",
+            "environment": "custom",
+            "url": simulator_url,
+        },
+        token,
+    )
+    if step.get("type") == "menu":
+        step = call(base, "POST", flow, {"next_step_id": "vehicles"}, token)
+    if step.get("step_id") != "vehicles":
+        sys.exit(f"[develop] unexpected config flow step: {step}")
+    vehicles = [option[0] if isinstance(option, list) else option["value"]
+                for option in step["data_schema"][0]["selector"]["select"]["options"]]
+    step = call(base, "POST", flow, {"vehicles": vehicles}, token)
+    if step.get("type") != "create_entry":
+        sys.exit(f"[develop] config flow did not create the entry: {step}")
+    print(f"[develop] EV Cloud entry created with {len(vehicles)} vehicles")
+
+
+def main() -> None:
+    """Onboard if needed, then add the entry if needed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ha", default="http://127.0.0.1:8123")
+    parser.add_argument("--simulator", default="http://127.0.0.1:8780")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    wait_until_up(args.ha, args.timeout)
+    token = onboard(args.ha) or login(args.ha)
+    add_entry(args.ha, token, args.simulator)
+
+
+if __name__ == "__main__":
+    main()
