@@ -6,7 +6,8 @@ set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_DIR=${EV_CLOUD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ev_cloud}
-ROOT_PACKAGES="python3.14,python3.14-venv,ca-certificates"
+# A compiler and headers: Home Assistant builds a few voice packages at its first start.
+ROOT_PACKAGES="python3.14,python3.14-venv,python3.14-dev,g++,ca-certificates"
 ROOT_SUITE=sid
 ROOT_MIRROR=${EV_CLOUD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
