@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import EvCloudEntity, EvCloudEntityDescription
+from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import VehicleState
-from .runtime import EvCloudConfigEntry, VehicleData
+from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -45,16 +45,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of every vehicle, now and as vehicles appear."""
-
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        async_add_entities(
-            EvCloudBinarySensor(vehicle, description)
-            for description in BINARY_SENSORS
-            if description.exists(vehicle.info)
-        )
-
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    async_add_vehicle_entities(entry, async_add_entities, EvCloudBinarySensor, BINARY_SENSORS)
 
 
 class EvCloudBinarySensor(EvCloudEntity, BinarySensorEntity):

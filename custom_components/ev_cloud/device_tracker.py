@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from homeassistant.components.device_tracker.entity import TrackerEntity, TrackerEntityDescription
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import EvCloudEntity, EvCloudEntityDescription
-from .runtime import EvCloudConfigEntry, VehicleData
+from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
+from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -28,12 +28,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a tracker for every vehicle, now and as vehicles appear."""
-
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        async_add_entities([EvCloudTracker(vehicle, LOCATION)])
-
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    async_add_vehicle_entities(entry, async_add_entities, EvCloudTracker, (LOCATION,))
 
 
 class EvCloudTracker(EvCloudEntity, TrackerEntity):

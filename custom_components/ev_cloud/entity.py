@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
-from .runtime import VehicleData
+from .runtime import EvCloudConfigEntry, VehicleData
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,3 +101,22 @@ class EvCloudCommandEntity[ValueT](EvCloudEntity):
         if self._optimistic is not None:
             return self._optimistic
         return read()
+
+
+def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
+    entry: EvCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entity_class: Callable[[VehicleData, DescriptionT], Entity],
+    descriptions: Sequence[DescriptionT],
+) -> None:
+    """Add a platform's entities for every vehicle the car can back, now and as vehicles appear."""
+
+    @callback
+    def add_vehicle(vehicle: VehicleData) -> None:
+        async_add_entities(
+            entity_class(vehicle, description)
+            for description in descriptions
+            if description.exists(vehicle.info)
+        )
+
+    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))

@@ -6,12 +6,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from homeassistant.components.lock import LockEntity, LockEntityDescription
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import EvCloudCommandEntity, EvCloudEntityDescription
+from .entity import EvCloudCommandEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import Capability, Command, CommandType, VehicleState
-from .runtime import EvCloudConfigEntry, VehicleData
+from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -34,13 +34,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the door lock of every vehicle that has one, now and as vehicles appear."""
-
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        if DOOR_LOCK.exists(vehicle.info):
-            async_add_entities([EvCloudLock(vehicle, DOOR_LOCK)])
-
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    async_add_vehicle_entities(entry, async_add_entities, EvCloudLock, (DOOR_LOCK,))
 
 
 class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):

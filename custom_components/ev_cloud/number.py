@@ -12,12 +12,12 @@ from homeassistant.components.number import (
     RestoreNumber,
 )
 from homeassistant.const import PERCENTAGE, UnitOfTemperature
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .entity import EvCloudCommandEntity, EvCloudEntityDescription
+from .entity import EvCloudCommandEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import Capability, Command, CommandType, NumberRange, VehicleInfo, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
 
@@ -66,16 +66,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the numbers of every vehicle, now and as vehicles appear."""
-
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        async_add_entities(
-            EvCloudNumber(vehicle, description)
-            for description in NUMBERS
-            if description.exists(vehicle.info)
-        )
-
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    async_add_vehicle_entities(entry, async_add_entities, EvCloudNumber, NUMBERS)
 
 
 class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):

@@ -22,11 +22,11 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .entity import EvCloudEntity, EvCloudEntityDescription
+from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import ChargingState, CommandStatus, ConnectionStatus
 from .runtime import EvCloudConfigEntry, VehicleData
 
@@ -157,16 +157,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every vehicle, now and as vehicles appear."""
-
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        async_add_entities(
-            EvCloudSensor(vehicle, description)
-            for description in SENSORS
-            if description.exists(vehicle.info)
-        )
-
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    async_add_vehicle_entities(entry, async_add_entities, EvCloudSensor, SENSORS)
 
 
 class EvCloudSensor(EvCloudEntity, SensorEntity):

@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .entity import EvCloudCommandEntity, EvCloudEntityDescription
+from .entity import EvCloudCommandEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import Capability, ChargingState, Command, CommandType, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
 
@@ -68,16 +68,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the switches of every vehicle, now and as vehicles appear."""
-
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        async_add_entities(
-            EvCloudSwitch(vehicle, description)
-            for description in SWITCHES
-            if description.exists(vehicle.info)
-        )
-
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    async_add_vehicle_entities(entry, async_add_entities, EvCloudSwitch, SWITCHES)
 
 
 class EvCloudSwitch(EvCloudCommandEntity[bool], SwitchEntity, RestoreEntity):

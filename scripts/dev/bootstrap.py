@@ -17,7 +17,6 @@ import urllib.parse
 import urllib.request
 
 CLIENT_ID = "http://127.0.0.1:8123/"
-TOKEN_FILE = ".dev/config/.dev_token"
 
 
 def call(
@@ -25,6 +24,7 @@ def call(
     method: str,
     path: str,
     body: Any = None,
+    *,
     token: str | None = None,
     form: dict[str, str] | None = None,
 ) -> Any:
@@ -50,7 +50,7 @@ def wait_until_up(base: str, timeout: float) -> None:
     while time.monotonic() < deadline:
         try:
             call(base, "GET", "/manifest.json")
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except urllib.error.URLError, ConnectionError, TimeoutError:
             time.sleep(2)
             continue
         return
@@ -91,14 +91,14 @@ def onboard(base: str) -> str | None:
         },
     )
     token: str = tokens_from_code(base, created["auth_code"])["access_token"]
-    call(base, "POST", "/api/onboarding/core_config", {}, token)
-    call(base, "POST", "/api/onboarding/analytics", {}, token)
+    call(base, "POST", "/api/onboarding/core_config", {}, token=token)
+    call(base, "POST", "/api/onboarding/analytics", {}, token=token)
     call(
         base,
         "POST",
         "/api/onboarding/integration",
         {"client_id": CLIENT_ID, "redirect_uri": f"{CLIENT_ID}?auth_callback=1"},
-        token,
+        token=token,
     )
     return token
 
@@ -128,10 +128,10 @@ def add_entry(base: str, token: str, simulator_url: str) -> None:
         print(f"[develop] EV Cloud entry already present: {entries[0]['title']}")
         return
     step = call(
-        base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token
+        base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token=token
     )
     flow = f"/api/config/config_entries/flow/{step['flow_id']}"
-    step = call(base, "POST", flow, {"provider": "volteras"}, token)
+    step = call(base, "POST", flow, {"provider": "volteras"}, token=token)
     step = call(
         base,
         "POST",
@@ -142,15 +142,17 @@ def add_entry(base: str, token: str, simulator_url: str) -> None:
             "environment": "custom",
             "url": simulator_url,
         },
-        token,
+        token=token,
     )
     if step.get("type") == "menu":
-        step = call(base, "POST", flow, {"next_step_id": "vehicles"}, token)
+        step = call(base, "POST", flow, {"next_step_id": "vehicles"}, token=token)
     if step.get("step_id") != "vehicles":
         sys.exit(f"[develop] unexpected config flow step: {step}")
-    vehicles = [option[0] if isinstance(option, list) else option["value"]
-                for option in step["data_schema"][0]["selector"]["select"]["options"]]
-    step = call(base, "POST", flow, {"vehicles": vehicles}, token)
+    vehicles = [
+        option[0] if isinstance(option, list) else option["value"]
+        for option in step["data_schema"][0]["selector"]["select"]["options"]
+    ]
+    step = call(base, "POST", flow, {"vehicles": vehicles}, token=token)
     if step.get("type") != "create_entry":
         sys.exit(f"[develop] config flow did not create the entry: {step}")
     print(f"[develop] EV Cloud entry created with {len(vehicles)} vehicles")
