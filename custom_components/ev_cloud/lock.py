@@ -45,7 +45,17 @@ class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):
     @property
     def is_locked(self) -> bool | None:
         """Locked as the car reports it."""
-        return self.current(lambda: self.state_data.locked)
+        return self.state_data.locked
+
+    @property
+    def is_locking(self) -> bool:
+        """A lock command is on its way: say so rather than claim it is locked."""
+        return self._optimistic is True
+
+    @property
+    def is_unlocking(self) -> bool:
+        """An unlock command is on its way."""
+        return self._optimistic is False
 
     async def async_lock(self, **kwargs: Any) -> None:
         """Lock the doors."""

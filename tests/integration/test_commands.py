@@ -276,13 +276,21 @@ async def test_pending_too_long(
 async def test_lock_and_unlock(
     hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry
 ) -> None:
-    """Doors lock and unlock."""
+    """Doors lock and unlock; while the command is pending the lock says 'unlocking'."""
     vehicle_id = vehicle_by_make(simulator, "TESLA")
     lock = entity(hass, LOCK_DOMAIN, vehicle_id, "door_lock")
+    seen: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: (
+            seen.append(event.data["new_state"].state) if event.data["entity_id"] == lock else None
+        ),
+    )
     await hass.services.async_call(
         LOCK_DOMAIN, SERVICE_UNLOCK, {ATTR_ENTITY_ID: lock}, blocking=True
     )
     assert hass.states.get(lock).state == "unlocked"
+    assert seen[0] == "unlocking"
     assert simulator.volteras.vehicles[vehicle_id].locked is False
     await hass.services.async_call(LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True)
     assert hass.states.get(lock).state == "locked"
