@@ -42,13 +42,17 @@ class ConsentCallbackView(HomeAssistantView):
     def __init__(self) -> None:
         """Make a signing key that never leaves this process."""
         self._key = secrets.token_hex(32)
-        self._nonces: dict[str, str] = {}
+        # nonce → (flow id, expiry); abandoned set-ups leave entries that expire with their state.
+        self._nonces: dict[str, tuple[str, int]] = {}
 
     def issue_state(self, flow_id: str) -> tuple[str, str]:
         """A signed, single-use state for one flow, and the nonce the flow should expect."""
+        now = int(time.time())
+        self._nonces = {n: v for n, v in self._nonces.items() if v[1] > now}
         nonce = secrets.token_urlsafe(16)
-        self._nonces[nonce] = flow_id
-        claims = {"flow_id": flow_id, "nonce": nonce, "exp": int(time.time()) + STATE_LIFETIME}
+        expires = now + STATE_LIFETIME
+        self._nonces[nonce] = (flow_id, expires)
+        claims = {"flow_id": flow_id, "nonce": nonce, "exp": expires}
         return jwt.encode(claims, self._key, algorithm="HS256"), nonce
 
     def redeem_state(self, state: str) -> dict[str, Any] | None:
@@ -57,7 +61,8 @@ class ConsentCallbackView(HomeAssistantView):
             claims: dict[str, Any] = jwt.decode(state, self._key, algorithms=["HS256"])
         except jwt.InvalidTokenError:
             return None
-        if self._nonces.pop(claims.get("nonce", ""), None) != claims.get("flow_id"):
+        issued = self._nonces.pop(claims.get("nonce", ""), None)
+        if issued is None or issued[0] != claims.get("flow_id"):
             return None
         return claims
 

@@ -49,7 +49,7 @@ FLEET_INTERVAL = timedelta(hours=1)
 DEFAULT_RETRY_AFTER = 60.0
 
 
-def _auth_failed(err: AuthenticationError) -> ConfigEntryAuthFailed:
+def _auth_failed() -> ConfigEntryAuthFailed:
     return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
 
 
@@ -117,7 +117,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         try:
             state = await self.provider.async_get_state(self.vehicle)
         except AuthenticationError as err:
-            raise _auth_failed(err) from err
+            raise _auth_failed() from err
         except RateLimitedError as err:
             return self._back_off(err)
         except VehicleUnavailableError as err:
@@ -185,7 +185,7 @@ class FleetCoordinator(DataUpdateCoordinator[dict[str, VehicleInfo]]):
         try:
             vehicles = await self.provider.async_get_vehicles()
         except AuthenticationError as err:
-            raise _auth_failed(err) from err
+            raise _auth_failed() from err
         except RateLimitedError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
