@@ -37,7 +37,8 @@ TIMEOUT_MARGIN = 30.0
 # First poll soon (most commands confirm within seconds), then back off to spare the rate limit.
 POLL_DELAYS = (1.0, 2.0, 3.0, 5.0, 10.0)
 
-# Every `failedReason` the Volteras OpenAPI document lists; each has a translated message.
+# Every `failedReason` the Volteras OpenAPI document lists, and the API error codes that refuse a
+# command outright; each has a translated message.
 KNOWN_FAILED_REASONS = frozenset(
     {
         "OEM_UNKNOWN_ERROR",
@@ -76,6 +77,9 @@ KNOWN_FAILED_REASONS = frozenset(
         "INTERNAL_RATE_LIMITED",
         "AUTHENTICATION_ERROR",
         "NOT_PERMITTED",
+        # Error codes of the API itself that refuse a command for good.
+        "UNSUPPORTED_OEM",
+        "DEVICE_LIMIT_REACHED",
     }
 )
 

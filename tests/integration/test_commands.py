@@ -23,6 +23,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ev_cloud.command import KNOWN_FAILED_REASONS
 from custom_components.ev_cloud.const import DOMAIN
 from simulator import Simulator
 
@@ -131,6 +132,25 @@ async def test_charge_limit_failure_reasons(
     assert text in str(err.value)
     assert hass.states.get(number).state == before
     assert simulator.volteras.vehicles[vehicle_id].charge_limit == float(before)
+
+
+@pytest.mark.parametrize("reason", sorted(KNOWN_FAILED_REASONS))
+async def test_every_failed_reason_is_translated(
+    hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry, reason: str
+) -> None:
+    """Each documented reason reaches the user as a sentence, never as a raw code."""
+    vehicle_id = vehicle_by_make(simulator, "TESLA")
+    lock = entity(hass, LOCK_DOMAIN, vehicle_id, "door_lock")
+    simulator.volteras.fail_next_command(reason)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            LOCK_DOMAIN, SERVICE_UNLOCK, {ATTR_ENTITY_ID: lock}, blocking=True
+        )
+    assert err.value.translation_key == f"command_failed_{reason.lower()}"
+    message = str(err.value)
+    assert message.startswith("Command for Tesla Model 3 failed: ")
+    assert reason not in message
+    assert hass.states.get(lock).state == "locked"
 
 
 async def test_charge_limit_set(
