@@ -49,10 +49,9 @@ class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, info.id)},
             manufacturer=info.make.title(),
-            model=info.model,
+            model=info.model_description,
             name=info.display_name,
             serial_number=info.vin,
-            model_id=info.model_year,
         )
 
     @property

@@ -139,6 +139,13 @@ class VehicleInfo:
     temperature_range: NumberRange = NumberRange(minimum=15, maximum=28, step=0.5)
 
     @property
+    def model_description(self) -> str | None:
+        """Model and model year for the device page, e.g. "ID.4 (2023)"."""
+        if self.model and self.model_year:
+            return f"{self.model} ({self.model_year})"
+        return self.model or self.model_year
+
+    @property
     def display_name(self) -> str:
         """A name for the device: the one the owner gave, else make and model."""
         if self.name:

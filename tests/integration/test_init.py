@@ -45,6 +45,16 @@ async def test_setup_and_unload(
         assert state is not None
         assert float(state.state) == pytest.approx(vehicle.soc, abs=0.5)
 
+    polestar = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, "veh-polestar-2"), loaded_entry.entry_id
+    )
+    assert polestar is not None
+    assert (polestar.name, polestar.manufacturer, polestar.model) == (
+        "Polestar 2",
+        "Polestar",
+        "2 (2024)",
+    )
+
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     assert loaded_entry.state is ConfigEntryState.NOT_LOADED
 
