@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 import statistics
@@ -198,7 +198,7 @@ async def setup_time(hass: HomeAssistant, vehicles: int) -> tuple[float, int]:
     return elapsed, requests
 
 
-def print_table(title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+def print_table(title: str, header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
     """A Markdown table, ready for the README."""
     print(f"\n### {title}\n")
     print("| " + " | ".join(header) + " |")
