@@ -145,12 +145,8 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         """Volteras client credentials and environment, checked before anything is created."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = _credentials_data(user_input)
-            organization_id, error = await self._async_validate(data)
-            if error:
-                errors[CONF_URL if error == "invalid_url" else "base"] = error
-            else:
-                await self.async_set_unique_id(organization_id)
+            data, errors = await self._async_check(_credentials_data(user_input))
+            if not errors:
                 self._abort_if_unique_id_configured()
                 self._data = data
                 return await self._async_step_after_login()
@@ -161,6 +157,14 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
+    async def _async_check(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The data and the form errors; when valid, the flow's unique id is the organisation."""
+        organization_id, error = await self._async_validate(data)
+        if error:
+            return data, {CONF_URL if error == "invalid_url" else "base": error}
+        await self.async_set_unique_id(organization_id)
+        return data, {}
 
     async def _async_validate(self, data: Mapping[str, Any]) -> tuple[str, str | None]:
         """The organisation id for these credentials, or a form error key."""
@@ -291,12 +295,10 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**entry.data, **_credentials_data({**entry.data, **user_input})}
-            organization_id, error = await self._async_validate(data)
-            if error:
-                errors["base"] = error
-            else:
-                await self.async_set_unique_id(organization_id)
+            data, errors = await self._async_check(
+                {**entry.data, **_credentials_data({**entry.data, **user_input})}
+            )
+            if not errors:
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(entry, data=data)
         schema = vol.Schema(
@@ -324,12 +326,8 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = _credentials_data(user_input)
-            organization_id, error = await self._async_validate(data)
-            if error:
-                errors[CONF_URL if error == "invalid_url" else "base"] = error
-            else:
-                await self.async_set_unique_id(organization_id)
+            data, errors = await self._async_check(_credentials_data(user_input))
+            if not errors:
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 excluded = entry.data.get(CONF_EXCLUDED_VEHICLES, [])
                 return self.async_update_reload_and_abort(

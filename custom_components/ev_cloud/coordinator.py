@@ -53,6 +53,24 @@ def _auth_failed() -> ConfigEntryAuthFailed:
     return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
 
 
+def _update_failed(err: ProviderError) -> UpdateFailed:
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key="update_failed",
+        translation_placeholders={"error": type(err).__name__},
+    )
+
+
+def _rate_limited(retry_after: float) -> UpdateFailed:
+    """Retry when the API said, not at the next regular poll."""
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key="rate_limited",
+        translation_placeholders={"retry_after": str(round(retry_after))},
+        retry_after=retry_after,
+    )
+
+
 class PollingPolicy:
     """The three polling paces, from the entry's options."""
 
@@ -129,11 +147,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             self.update_interval = self.policy.idle
             return replace(self.data, asleep=True, fetched_at=dt_util.utcnow())
         except ProviderError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": type(err).__name__},
-            ) from err
+            raise _update_failed(err) from err
         if self._rate_limited:
             LOGGER.info("Rate limit for vehicle %s lifted", self.vehicle.id)
             self._rate_limited = False
@@ -146,12 +160,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         """Wait as long as the API asks, keeping the last good data and the entry's credentials."""
         retry_after = err.retry_after or DEFAULT_RETRY_AFTER
         if self.data is None:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders={"retry_after": str(round(retry_after))},
-                retry_after=retry_after,
-            ) from err
+            raise _rate_limited(retry_after) from err
         if not self._rate_limited:
             LOGGER.warning(
                 "Rate limited reading vehicle %s; keeping the last data and retrying in %.0f s",
@@ -187,18 +196,7 @@ class FleetCoordinator(DataUpdateCoordinator[dict[str, VehicleInfo]]):
         except AuthenticationError as err:
             raise _auth_failed() from err
         except RateLimitedError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders={
-                    "retry_after": str(round(err.retry_after or DEFAULT_RETRY_AFTER))
-                },
-                retry_after=err.retry_after or DEFAULT_RETRY_AFTER,
-            ) from err
+            raise _rate_limited(err.retry_after or DEFAULT_RETRY_AFTER) from err
         except ProviderError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": type(err).__name__},
-            ) from err
+            raise _update_failed(err) from err
         return {vehicle.id: vehicle for vehicle in vehicles}
