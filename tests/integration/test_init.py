@@ -115,13 +115,21 @@ async def test_outage_then_recovery(
     simulator: Simulator,
     loaded_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A later outage makes entities unavailable; they come back by themselves."""
+    """A later outage makes entities unavailable, is logged once, and heals by itself."""
     vehicle_id = min(simulator.volteras.vehicles)
     entity_id = battery_entity(hass, loaded_entry, vehicle_id)
     simulator.faults.set("server_error", path="/telemetry")
     await advance(hass, freezer, timedelta(hours=1))
+    await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    failures = [
+        record
+        for record in caplog.records
+        if record.levelname == "ERROR" and f"vehicle {vehicle_id}" in record.getMessage()
+    ]
+    assert len(failures) == 1
 
     simulator.faults.clear()
     await advance(hass, freezer, timedelta(hours=1))
