@@ -259,14 +259,23 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         """Pick the vehicles to add; vehicles connected later are added automatically."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            chosen = set(user_input[CONF_VEHICLES])
-            if chosen:
-                excluded = sorted(v.id for v in self._vehicles if v.id not in chosen)
+            if (excluded := self._excluded(user_input)) is not None:
                 return self.async_create_entry(
-                    title="Volteras",
-                    data={**self._data, CONF_EXCLUDED_VEHICLES: excluded},
+                    title="Volteras", data={**self._data, CONF_EXCLUDED_VEHICLES: excluded}
                 )
             errors["base"] = "no_vehicles_selected"
+        return self._show_vehicles("vehicles", {v.id for v in self._vehicles}, errors)
+
+    def _excluded(self, user_input: Mapping[str, Any]) -> list[str] | None:
+        """The vehicles left out, or None when nothing was chosen."""
+        chosen = set(user_input[CONF_VEHICLES])
+        if not chosen:
+            return None
+        return sorted(v.id for v in self._vehicles if v.id not in chosen)
+
+    def _show_vehicles(
+        self, step_id: str, selected: set[str], errors: dict[str, str]
+    ) -> ConfigFlowResult:
         options = [
             SelectOptionDict(value=vehicle.id, label=_vehicle_label(vehicle))
             for vehicle in self._vehicles
@@ -274,7 +283,7 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = vol.Schema(
             {
                 vol.Required(
-                    CONF_VEHICLES, default=[vehicle.id for vehicle in self._vehicles]
+                    CONF_VEHICLES, default=[v.id for v in self._vehicles if v.id in selected]
                 ): SelectSelector(
                     SelectSelectorConfig(
                         options=options, multiple=True, mode=SelectSelectorMode.LIST
@@ -282,7 +291,7 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
             }
         )
-        return self.async_show_form(step_id="vehicles", data_schema=schema, errors=errors)
+        return self.async_show_form(step_id=step_id, data_schema=schema, errors=errors)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The stored secret stopped working."""
@@ -316,7 +325,12 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change credentials or environment, or connect another vehicle."""
         return self.async_show_menu(
-            step_id="reconfigure", menu_options=["reconfigure_credentials", "reconfigure_consent"]
+            step_id="reconfigure",
+            menu_options=[
+                "reconfigure_credentials",
+                "reconfigure_vehicles",
+                "reconfigure_consent",
+            ],
         )
 
     async def async_step_reconfigure_credentials(
@@ -339,6 +353,26 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=_credentials_schema(defaults),
             errors=errors,
         )
+
+    async def async_step_reconfigure_vehicles(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose again which of the organisation's vehicles to show."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is None:
+            self._client = create_client(self.hass, entry.data)
+            if not await self._async_load_vehicles():
+                return self.async_abort(reason="cannot_connect")
+        elif (excluded := self._excluded(user_input)) is not None:
+            return self.async_update_reload_and_abort(
+                entry, data_updates={CONF_EXCLUDED_VEHICLES: excluded}
+            )
+        else:
+            errors["base"] = "no_vehicles_selected"
+        hidden = set(entry.data.get(CONF_EXCLUDED_VEHICLES, []))
+        shown = {v.id for v in self._vehicles if v.id not in hidden}
+        return self._show_vehicles("reconfigure_vehicles", shown, errors)
 
     async def async_step_reconfigure_consent(
         self, user_input: dict[str, Any] | None = None

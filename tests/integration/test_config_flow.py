@@ -516,3 +516,46 @@ async def test_options(hass: HomeAssistant, config_entry: MockConfigEntry) -> No
         CONF_PLUGGED_INTERVAL: 900,
         CONF_IDLE_INTERVAL: 3600,
     }
+
+
+async def test_reconfigure_vehicles(
+    hass: HomeAssistant, simulator: Simulator, config_entry: MockConfigEntry
+) -> None:
+    """The vehicle choice can change later: an unticked car comes back, another goes."""
+    first, second, *_ = sorted(simulator.volteras.vehicles)
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_EXCLUDED_VEHICLES: [first]}
+    )
+    result = await config_entry.start_reconfigure_flow(hass)
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"next_step_id": "reconfigure_vehicles"}
+    )
+    assert result["step_id"] == "reconfigure_vehicles"
+    default = next(iter(result["data_schema"].schema)).default()
+    assert first not in default
+    assert second in default
+
+    result = await hass.config_entries.flow.async_configure(flow_id, {"vehicles": []})
+    assert result["errors"] == {"base": "no_vehicles_selected"}
+    with patch("custom_components.ev_cloud.async_setup_entry", return_value=True):
+        result = await hass.config_entries.flow.async_configure(flow_id, {"vehicles": [first]})
+        await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert first not in config_entry.data[CONF_EXCLUDED_VEHICLES]
+    assert second in config_entry.data[CONF_EXCLUDED_VEHICLES]
+
+
+async def test_reconfigure_vehicles_unreachable(
+    hass: HomeAssistant, simulator: Simulator, config_entry: MockConfigEntry
+) -> None:
+    """The vehicle list cannot be read: abort instead of showing an empty choice."""
+    config_entry.add_to_hass(hass)
+    simulator.faults.set("server_error", path="/v1/vehicles")
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reconfigure_vehicles"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
