@@ -12,8 +12,16 @@ from homeassistant.helpers.typing import ConfigType
 from .command import CommandOutcome, CommandRunner
 from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator
-from .model import VehicleInfo
-from .runtime import EvCloudConfigEntry, EvCloudData, VehicleData, create_client
+from .migration import async_migrate_entry
+from .model import CommandStatus, VehicleInfo
+from .runtime import (
+    EvCloudConfigEntry,
+    EvCloudData,
+    VehicleData,
+    create_client,
+    device_key,
+    provider_spec,
+)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -26,6 +34,8 @@ PLATFORMS: list[Platform] = [
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
+__all__ = ["async_migrate_entry"]
+
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Nothing to set up from YAML; config entries only."""
@@ -33,27 +43,31 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:
-    """Read the vehicle list, start one coordinator per vehicle, then the platforms."""
+    """Read the vehicle list, start one coordinator per vehicle, then the platforms.
+
+    Only the vehicle list must be readable: a car that cannot be read yet (asleep, pending
+    connection, refused) is set up unavailable and retries by itself, and never keeps the
+    other cars from loading.
+    """
+    spec = provider_spec(entry.data)
     client = create_client(hass, entry.data)
     fleet = FleetCoordinator(hass, entry, client)
     await fleet.async_config_entry_first_refresh()
 
-    data = EvCloudData(client=client, fleet=fleet)
-    vehicles = [
-        _create_vehicle(hass, entry, data, info) for info in _wanted_vehicles(entry, fleet.data)
-    ]
+    data = EvCloudData(spec=spec, client=client, fleet=fleet)
+    vehicles = [_create_vehicle(hass, entry, data, info) for info in _wanted(entry, fleet.data)]
     # All vehicles at once: setting up 50 cars must not take 50 round trips in a row.
-    await asyncio.gather(
-        *(vehicle.coordinator.async_config_entry_first_refresh() for vehicle in vehicles)
-    )
-    data.vehicles = {vehicle.info.id: vehicle for vehicle in vehicles}
+    await asyncio.gather(*(vehicle.coordinator.async_refresh() for vehicle in vehicles))
+    data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}
     entry.runtime_data = data
 
     _remove_stale_devices(hass, entry, set(data.vehicles))
 
     @callback
     def on_fleet_update() -> None:
-        hass.async_create_task(_async_sync_vehicles(hass, entry), eager_start=True)
+        entry.async_create_background_task(
+            hass, _async_sync_vehicles(hass, entry), "ev_cloud vehicle list sync"
+        )
 
     entry.async_on_unload(fleet.async_add_listener(on_fleet_update))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -61,7 +75,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:
-    """Unload the platforms; coordinators stop with the entry."""
+    """Unload the platforms; coordinators and command workers stop with the entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
@@ -75,11 +89,10 @@ async def async_remove_config_entry_device(
     )
 
 
-def _wanted_vehicles(
-    entry: EvCloudConfigEntry, vehicles: dict[str, VehicleInfo]
-) -> list[VehicleInfo]:
+def _wanted(entry: EvCloudConfigEntry, vehicles: list[VehicleInfo]) -> list[VehicleInfo]:
+    # Entries from 0.1.0 list provider ids; newer ones list vehicle keys (the VIN).
     excluded = set(entry.data.get(CONF_EXCLUDED_VEHICLES, []))
-    return [info for vehicle_id, info in vehicles.items() if vehicle_id not in excluded]
+    return [info for info in vehicles if info.key not in excluded and info.id not in excluded]
 
 
 def _create_vehicle(
@@ -89,16 +102,20 @@ def _create_vehicle(
 
     @callback
     def on_outcome(outcome: CommandOutcome) -> None:
-        coordinator.note_command()
+        if outcome.status is CommandStatus.EXECUTED:
+            coordinator.note_command()
+        # The last-command sensor changes; the readings and the poll schedule do not.
         coordinator.async_update_listeners()
 
     commands = CommandRunner(
         data.client,
+        data.spec,
         info,
+        start_task=lambda coro, name: entry.async_create_background_task(hass, coro, name),
         on_outcome=on_outcome,
         on_auth_failed=lambda: entry.async_start_reauth(hass),
     )
-    return VehicleData(info=info, coordinator=coordinator, commands=commands)
+    return VehicleData(info=info, spec=data.spec, coordinator=coordinator, commands=commands)
 
 
 async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
@@ -106,19 +123,16 @@ async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -
     data = entry.runtime_data
     if not data.fleet.last_update_success:
         return
-    wanted = {info.id: info for info in _wanted_vehicles(entry, data.fleet.data)}
-    for vehicle_id in set(data.vehicles) - set(wanted):
-        LOGGER.info("Vehicle %s is gone from the account; removing it", vehicle_id)
-        gone = data.vehicles.pop(vehicle_id)
+    wanted = {device_key(data.spec, info): info for info in _wanted(entry, data.fleet.data)}
+    for key in set(data.vehicles) - set(wanted):
+        gone = data.vehicles.pop(key)
+        LOGGER.info("%s is gone from the account; removing it", gone.info.log_name)
         await gone.coordinator.async_shutdown()
-    for vehicle_id in set(wanted) - set(data.vehicles):
-        vehicle = _create_vehicle(hass, entry, data, wanted[vehicle_id])
+    for key in set(wanted) - set(data.vehicles):
+        vehicle = _create_vehicle(hass, entry, data, wanted[key])
+        LOGGER.info("New %s found; adding it", vehicle.info.log_name)
+        # Unreadable or not: its entities exist (unavailable) and it retries by itself.
         await vehicle.coordinator.async_refresh()
-        if not vehicle.coordinator.last_update_success:
-            # Not readable yet; the next fleet refresh tries again.
-            await vehicle.coordinator.async_shutdown()
-            continue
-        LOGGER.info("New vehicle %s found; adding it", vehicle_id)
         data.async_vehicle_added(vehicle)
     _remove_stale_devices(hass, entry, set(data.vehicles))
 

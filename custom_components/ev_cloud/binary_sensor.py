@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
-from .model import VehicleState
+from .model import Capability, VehicleState
 from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -35,6 +35,11 @@ BINARY_SENSORS: tuple[EvCloudBinarySensorDescription, ...] = (
         # battery_charging gives users HA's "started/stopped charging" triggers.
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         value_fn=lambda state: state.charging,
+    ),
+    EvCloudBinarySensorDescription(
+        key="asleep",
+        capability=Capability.SLEEP_STATE,
+        value_fn=lambda state: state.asleep,
     ),
 )
 

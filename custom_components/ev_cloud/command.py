@@ -2,149 +2,119 @@
 
 Users of the incumbent integrations complained that a failed command looked like success. Here a
 service call returns only once the provider confirmed the command, and raises a translated
-`HomeAssistantError` naming the reason otherwise. Commands that undo each other share a slot; while
-one is in flight, newer requests for the slot replace each other, so dragging a slider sends one
-command for the value the user let go at, not one per step.
+`HomeAssistantError` naming the reason otherwise.
+
+Commands that undo each other share a slot. One command per slot is in flight; behind it waits at
+most one request, the newest: a request replaced by a newer one fails with "superseded" (never a
+false success), and requests are sent in the order they were made, so start, stop, start ends with
+the car charging. Dragging a slider therefore sends the value the user let go at, not every step.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 import time
+from typing import Any
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN, LOGGER
-from .model import Command, CommandExecution, CommandStatus, VehicleInfo
-from .providers import VehicleProvider
+from .model import Command, CommandExecution, CommandStatus, FailureReason, VehicleInfo
+from .providers import ProviderSpec, VehicleProvider
 from .providers.errors import (
     AuthenticationError,
     CommandFailedError,
     CommandInProgressError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     ProviderError,
     RateLimitedError,
+    TransientError,
     VehicleUnavailableError,
 )
 
-# The provider's own timeout for a pending command (Volteras: 5 minutes) plus a margin; past it we
-# stop waiting and say so rather than hang a service call forever.
-DEFAULT_COMMAND_TIMEOUT = 300.0
+# Past the provider's own timeout we stop waiting and say so rather than hang a service call.
 TIMEOUT_MARGIN = 30.0
-# First poll soon (most commands confirm within seconds), then back off to spare the rate limit.
+# First look soon (most commands confirm within seconds), then back off to spare the rate limit.
 POLL_DELAYS = (1.0, 2.0, 3.0, 5.0, 10.0)
 
-# Every `failedReason` the Volteras OpenAPI document lists, and the API error codes that refuse a
-# command outright; each has a translated message.
-KNOWN_FAILED_REASONS = frozenset(
-    {
-        "OEM_UNKNOWN_ERROR",
-        "OEM_TIMEOUT",
-        "OEM_UNAVAILABLE",
-        "OEM_NETWORK_ERROR",
-        "OEM_INCORRECT_REGION",
-        "OEM_APP_REQUIRED_UPDATE",
-        "OEM_USER_ACCOUNT_LOCKED",
-        "OEM_OAUTH_TOKEN_EXPIRED",
-        "OEM_VEHICLE_OFFLINE",
-        "OEM_VEHICLE_REMOTE_ACCESS_DISABLED",
-        "OEM_VEHICLE_LOCATION_SHARING_DISABLED",
-        "OEM_AUTH_DRIVER_IS_NOT_PRIMARY_USER",
-        "OEM_DEVICE_NOT_FOUND",
-        "OEM_COMMAND_TIMEOUT",
-        "OEM_COMMAND_FAILED",
-        "OEM_RATE_LIMITED",
-        "OEM_ACCOUNT_RATE_LIMITED",
-        "OEM_DEVICE_RATE_LIMITED",
-        "OEM_STOP_CHARGE_RATE_LIMITED",
-        "OEM_COMMANDS_RATE_LIMITED",
-        "OEM_VEHICLE_LOCATION_UNKNOWN",
-        "OEM_VEHICLE_NOT_IN_AUTHORIZED_LOCATION",
-        "OEM_VEHICLE_CHARGING_NOT_FINISHED",
-        "OEM_VEHICLE_CHARGING_NOT_STOPPED",
-        "OEM_VEHICLE_CHARGING_NOT_STARTED",
-        "OEM_VEHICLE_CHARGING_NOT_PAUSED",
-        "OEM_VEHICLE_CHARGING_REFUSED_PLAY_PROTECTION",
-        "OEM_COMMAND_REFUSED_OTHER_SERVICE_RUNNING",
-        "OEM_COMMAND_REFUSED_VEHICLE_AWAKE_IN_STAND_STILL_AND_RESTING_STATE",
-        "OEM_COMMAND_REFUSED_VEHICLE_AWAKE_IN_STAND_STILL_AND_ACTIVE_STATE",
-        "OEM_COMMAND_REFUSED_VEHICLE_AWAKE_IN_DRIVING_OR_READY_TO_DRIVE",
-        "OEM_COMMAND_REFUSED_VEHICLE_AWAKE_IN_DIAGNOSTICS_MODE",
-        "SERVER_ERROR",
-        "INTERNAL_RATE_LIMITED",
-        "AUTHENTICATION_ERROR",
-        "NOT_PERMITTED",
-        # Error codes of the API itself that refuse a command for good.
-        "UNSUPPORTED_OEM",
-        "DEVICE_LIMIT_REACHED",
-    }
-)
+type TaskStarter = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
+
+
+class CommandSupersededError(HomeAssistantError):
+    """A newer request for the same control replaced this one before it was sent."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class CommandOutcome:
-    """What the last command of a vehicle came to, for the `last_command` sensor."""
+    """What a vehicle's last command came to, for the `last_command` sensor."""
 
     command: Command
     status: CommandStatus
-    reason: str | None = None
+    reason: FailureReason | None = None
+    # The provider's own code, verbatim.
+    code: str | None = None
+    message: str | None = None
     finished_at: float = field(default_factory=time.time)
 
 
-def failed_command_error(reason: str | None, vehicle_name: str) -> HomeAssistantError:
-    """A translated error for a command the provider reported FAILED."""
-    if reason in KNOWN_FAILED_REASONS:
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=f"command_failed_{reason.lower()}",
-            translation_placeholders={"vehicle": vehicle_name},
-        )
-    return HomeAssistantError(
+def command_error(
+    reason: FailureReason, code: str | None, vehicle_name: str, *, retry_after: float | None = None
+) -> HomeAssistantError:
+    """A translated error naming the neutral reason and the provider's code."""
+    error_type = (
+        ServiceValidationError if reason is FailureReason.INVALID_VALUE else HomeAssistantError
+    )
+    if reason is FailureReason.SUPERSEDED:
+        error_type = CommandSupersededError
+    return error_type(
         translation_domain=DOMAIN,
-        translation_key="command_failed_other",
-        translation_placeholders={"vehicle": vehicle_name, "reason": reason or "unknown"},
+        translation_key=f"command_failed_{reason.value}",
+        translation_placeholders={
+            "vehicle": vehicle_name,
+            "code": code or reason.value.upper(),
+            "retry_after": str(round(retry_after or 60)),
+        },
     )
 
 
-def provider_error_to_ha(err: ProviderError, vehicle_name: str) -> HomeAssistantError:
-    """Map an error raised while sending or following a command to a translated HA error."""
-    placeholders = {"vehicle": vehicle_name}
-    key: str
-    error_type: type[HomeAssistantError] = HomeAssistantError
+def classify(err: ProviderError, spec: ProviderSpec) -> FailureReason:
+    """The neutral reason for an error raised while sending or following a command."""
     match err:
         case CommandFailedError():
-            return failed_command_error(err.code, vehicle_name)
-        case AuthenticationError():
-            key = "command_auth_failed"
+            return spec.map_failure(err.code)
+        case AuthenticationError() | PermissionDeniedError():
+            return FailureReason.NOT_PERMITTED
         case RateLimitedError():
-            key = "command_rate_limited"
-            placeholders["retry_after"] = str(round(err.retry_after or 60))
+            return FailureReason.RATE_LIMITED
         case CommandInProgressError():
-            key = "command_in_progress"
+            return FailureReason.BUSY
         case VehicleUnavailableError():
-            key = "command_failed_oem_vehicle_offline"
+            return FailureReason.OFFLINE
         case NotFoundError():
-            key = "command_vehicle_not_found"
+            return FailureReason.CONSENT_EXPIRED
         case InvalidInputError():
-            key = "command_invalid_input"
-            error_type = ServiceValidationError
-        case _:
-            key = "command_cloud_unavailable"
-    return error_type(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
-    )
+            return FailureReason.INVALID_VALUE
+    return FailureReason.CLOUD_ERROR
+
+
+@dataclass(kw_only=True)
+class _Request:
+    command: Command
+    future: asyncio.Future[None]
 
 
 @dataclass
 class _Slot:
-    """One in-flight command per slot, plus the newest request waiting behind it."""
+    waiting: _Request | None = None
+    worker: asyncio.Task[None] | None = None
 
-    running: bool = False
-    queued: Command | None = None
-    queued_result: asyncio.Future[Command] | None = None
+
+class _FollowTimeoutError(Exception):
+    """The provider kept the command pending past its own deadline."""
 
 
 class CommandRunner:
@@ -153,99 +123,159 @@ class CommandRunner:
     def __init__(
         self,
         provider: VehicleProvider,
+        spec: ProviderSpec,
         vehicle: VehicleInfo,
         *,
+        start_task: TaskStarter,
         on_outcome: Callable[[CommandOutcome], None],
         on_auth_failed: Callable[[], None],
     ) -> None:
-        """Keep what is needed to send and report."""
+        """Keep what is needed to send and report; `start_task` ties workers to the entry."""
         self._provider = provider
+        self._spec = spec
         self._vehicle = vehicle
+        self._start_task = start_task
         self._on_outcome = on_outcome
         self._on_auth_failed = on_auth_failed
         self._slots: dict[str, _Slot] = {}
         self.poll_delays: tuple[float, ...] = POLL_DELAYS
         self.last_outcome: CommandOutcome | None = None
 
-    async def async_execute(self, command: Command) -> Command:
-        """Run `command`; return the command that was confirmed, raise a translated error if none.
-
-        While a command of the same slot is in flight, the newest request replaces any waiting
-        one, and every waiter gets the outcome of that newest request: the returned command is
-        then not the one the caller passed.
-        """
+    async def async_execute(self, command: Command) -> None:
+        """Run `command`; return once the provider confirmed it, raise a translated error if not."""
         slot = self._slots.setdefault(command.type.slot, _Slot())
-        if slot.running:
-            slot.queued = command
-            if slot.queued_result is None:
-                slot.queued_result = asyncio.get_running_loop().create_future()
-            return await asyncio.shield(slot.queued_result)
+        request = _Request(command=command, future=asyncio.get_running_loop().create_future())
+        # A caller cancelled meanwhile never reads its error; do not let asyncio log it as lost.
+        request.future.add_done_callback(_consume_error)
+        if (replaced := slot.waiting) is not None and not replaced.future.done():
+            replaced.future.set_exception(
+                command_error(FailureReason.SUPERSEDED, None, self._vehicle.display_name)
+            )
+        slot.waiting = request
+        if slot.worker is None:
+            slot.worker = self._start_task(
+                self._async_work(slot), f"ev_cloud {command.type.slot} commands"
+            )
+        # A caller that gives up (a cancelled script) does not recall a command already sent.
+        await asyncio.shield(request.future)
 
-        slot.running = True
+    async def _async_work(self, slot: _Slot) -> None:
+        """Send the slot's requests one after the other until none waits."""
+        request: _Request | None = None
         try:
-            await self._async_run(command)
+            while (request := slot.waiting) is not None:
+                slot.waiting = None
+                try:
+                    await self._async_run(request.command)
+                except HomeAssistantError as err:
+                    _settle(request, err)
+                except Exception as err:  # noqa: BLE001 - a waiter must never hang
+                    LOGGER.exception("Unexpected error running a command")
+                    _settle(
+                        request,
+                        command_error(
+                            FailureReason.UNKNOWN, type(err).__name__, self._vehicle.display_name
+                        ),
+                    )
+                else:
+                    _settle(request, None)
+        except asyncio.CancelledError:
+            # The entry is unloading: everyone still waiting learns the command did not finish.
+            for pending in (request, slot.waiting):
+                if pending is not None:
+                    _settle(
+                        pending,
+                        command_error(
+                            FailureReason.CLOUD_ERROR, "CANCELLED", self._vehicle.display_name
+                        ),
+                    )
+            slot.waiting = None
+            raise
         finally:
-            slot.running = False
-            if slot.queued is not None and slot.queued_result is not None:
-                queued, future = slot.queued, slot.queued_result
-                slot.queued, slot.queued_result = None, None
-                asyncio.get_running_loop().create_task(self._async_run_queued(queued, future))
-        return command
+            slot.worker = None
 
-    async def _async_run_queued(self, command: Command, future: asyncio.Future[Command]) -> None:
-        try:
-            future.set_result(await self.async_execute(command))
-        except HomeAssistantError as err:
-            future.set_exception(err)
-
-    async def _async_run(self, command: Command) -> CommandExecution:
+    async def _async_run(self, command: Command) -> None:
         name = self._vehicle.display_name
         self._report(CommandOutcome(command=command, status=CommandStatus.PENDING))
         try:
             execution = await self._async_send_and_follow(command)
+        except _FollowTimeoutError:
+            reason, code, retry_after = FailureReason.TIMEOUT, None, None
         except ProviderError as err:
             if isinstance(err, AuthenticationError):
                 self._on_auth_failed()
-            reason = err.code or type(err).__name__
-            self._report(
-                CommandOutcome(command=command, status=CommandStatus.FAILED, reason=reason)
-            )
-            LOGGER.debug(
-                "Command %s for vehicle %s failed: %s", command.type, self._vehicle.id, reason
-            )
-            raise provider_error_to_ha(err, name) from err
+            reason, code = classify(err, self._spec), err.code
+            retry_after = err.retry_after if isinstance(err, RateLimitedError) else None
+        else:
+            code = execution.failed_reason
+            reason, retry_after = self._spec.map_failure(code), None
+            if execution.status is not CommandStatus.FAILED:
+                reason = FailureReason.ALREADY_IN_STATE
+        if reason is FailureReason.ALREADY_IN_STATE:
+            # The car is already as asked: that is what the user wanted.
+            self._report(CommandOutcome(command=command, status=CommandStatus.EXECUTED, code=code))
+            return
+        error = command_error(reason, code, name, retry_after=retry_after)
         self._report(
-            CommandOutcome(command=command, status=execution.status, reason=execution.failed_reason)
-        )
-        if execution.status is CommandStatus.FAILED:
-            LOGGER.debug(
-                "Command %s for vehicle %s failed: %s",
-                command.type,
-                self._vehicle.id,
-                execution.failed_reason,
+            CommandOutcome(
+                command=command,
+                status=CommandStatus.FAILED,
+                reason=reason,
+                code=code,
+                message=str(error),
             )
-            raise failed_command_error(execution.failed_reason, name)
-        return execution
+        )
+        LOGGER.debug("Command %s for %s failed: %s", command.type, self._vehicle.log_name, code)
+        raise error
 
     async def _async_send_and_follow(self, command: Command) -> CommandExecution:
+        """Send, then follow a pending command until it settles or its deadline passes.
+
+        Only a refused send or an execution the provider reports FAILED is a failure: a server
+        error, time-out or rate limit while following says nothing about the car, so the
+        command is followed on until its own deadline.
+        """
         execution = await self._provider.async_send_command(self._vehicle, command)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (execution.timeout or DEFAULT_COMMAND_TIMEOUT) + TIMEOUT_MARGIN
+        deadline = loop.time() + (execution.timeout or self._spec.command_timeout) + TIMEOUT_MARGIN
         attempt = 0
         while execution.status is CommandStatus.PENDING:
-            if loop.time() >= deadline:
-                # The provider should have failed it by now; report it as the timeout it is.
-                return CommandExecution(
-                    id=execution.id,
-                    type=execution.type,
-                    status=CommandStatus.FAILED,
-                    failed_reason="OEM_COMMAND_TIMEOUT",
-                )
-            await asyncio.sleep(self.poll_delays[min(attempt, len(self.poll_delays) - 1)])
+            delay = self.poll_delays[min(attempt, len(self.poll_delays) - 1)]
             attempt += 1
-            execution = await self._provider.async_get_command_execution(self._vehicle, execution)
+            if loop.time() + delay >= deadline:
+                raise _FollowTimeoutError
+            await asyncio.sleep(delay)
+            try:
+                execution = await self._provider.async_get_command_execution(
+                    self._vehicle, execution
+                )
+            except RateLimitedError as err:
+                wait = err.retry_after or delay
+                if loop.time() + wait >= deadline:
+                    raise _FollowTimeoutError from err
+                await asyncio.sleep(wait)
+            except TransientError as err:
+                LOGGER.debug(
+                    "Still following a command for %s after a passing error: %s",
+                    self._vehicle.log_name,
+                    err,
+                )
         return execution
 
     def _report(self, outcome: CommandOutcome) -> None:
         self.last_outcome = outcome
         self._on_outcome(outcome)
+
+
+def _consume_error(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _settle(request: _Request, error: HomeAssistantError | None) -> None:
+    if request.future.done():
+        return
+    if error is None:
+        request.future.set_result(None)
+    else:
+        request.future.set_exception(error)

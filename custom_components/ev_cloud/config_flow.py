@@ -1,19 +1,28 @@
-"""Config flow: provider → credentials → (consent link) → vehicles; reauth, reconfigure, options."""
+"""Config flow: provider → credentials → (consent link) → vehicles; reauth, reconfigure, options.
+
+One flow class for every provider. Client-credentials providers (Volteras) take a client id and
+secret and connect cars through a consent link; OAuth 2.0 code-flow providers take the user's own
+developer app, whose implementation is registered under its own domain (Home Assistant's
+application-credentials store cannot tell two vendors of one integration apart) before the
+standard OAuth2 steps run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+import logging
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
-    ConfigFlow,
+    SOURCE_USER,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import callback
+from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.http import current_request
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.selector import (
@@ -39,93 +48,106 @@ from .const import (
     CONF_IDLE_INTERVAL,
     CONF_PLUGGED_INTERVAL,
     CONF_PROVIDER,
+    CONFIG_VERSION,
     DEFAULT_ACTIVE_INTERVAL,
     DEFAULT_IDLE_INTERVAL,
     DEFAULT_PLUGGED_INTERVAL,
     DOMAIN,
     ENVIRONMENT_CUSTOM,
-    ENVIRONMENT_PRODUCTION,
-    ENVIRONMENT_SANDBOX,
     LOGGER,
 )
-from .model import ProviderName, VehicleInfo
-from .providers.errors import AuthenticationError, ProviderError
-from .providers.volteras import VolterasClient
+from .model import VehicleInfo
+from .providers import PROVIDERS, ClientCredentialsAccount, ProviderSpec, get_provider
+from .providers.errors import AuthenticationError, PermissionDeniedError, ProviderError
 from .runtime import EvCloudConfigEntry, create_client
 
 CONF_VEHICLES = "vehicles"
 # The header Home Assistant's frontend sends with the URL the user reached it at.
 HEADER_FRONTEND_BASE = "HA-Frontend-Base"
-
-PROVIDER_SCHEMA = vol.Schema(
-    {
-        vol.Required(CONF_PROVIDER, default=ProviderName.VOLTERAS.value): SelectSelector(
-            SelectSelectorConfig(
-                options=[provider.value for provider in ProviderName],
-                translation_key=CONF_PROVIDER,
-                mode=SelectSelectorMode.LIST,
-            )
-        )
-    }
-)
+# Keys a step shows again after an error; secrets are typed again, never echoed into a form.
+NOT_SUGGESTED = frozenset({CONF_CLIENT_SECRET})
 
 
-def _credentials_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+def _provider_schema() -> vol.Schema:
+    names = list(PROVIDERS)
     return vol.Schema(
         {
-            vol.Required(CONF_CLIENT_ID, default=defaults.get(CONF_CLIENT_ID, "")): str,
-            vol.Required(CONF_CLIENT_SECRET): TextSelector(
-                TextSelectorConfig(type=TextSelectorType.PASSWORD)
-            ),
-            vol.Required(
-                CONF_ENVIRONMENT, default=defaults.get(CONF_ENVIRONMENT, ENVIRONMENT_PRODUCTION)
-            ): SelectSelector(
+            vol.Required(CONF_PROVIDER, default=names[0]): SelectSelector(
                 SelectSelectorConfig(
-                    options=[ENVIRONMENT_PRODUCTION, ENVIRONMENT_SANDBOX, ENVIRONMENT_CUSTOM],
-                    translation_key=CONF_ENVIRONMENT,
+                    options=names, translation_key=CONF_PROVIDER, mode=SelectSelectorMode.LIST
                 )
-            ),
-            vol.Optional(CONF_URL, description={"suggested_value": defaults.get(CONF_URL)}): str,
+            )
         }
     )
 
 
-def _credentials_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep only what the entry needs; the URL only for a custom environment."""
-    data = {
-        CONF_PROVIDER: ProviderName.VOLTERAS.value,
-        CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
-        CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET],
-        CONF_ENVIRONMENT: user_input[CONF_ENVIRONMENT],
+def _credentials_schema(spec: ProviderSpec, *, with_environment: bool = True) -> vol.Schema:
+    fields: dict[Any, Any] = {
+        vol.Required(CONF_CLIENT_ID): str,
+        vol.Required(CONF_CLIENT_SECRET): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
     }
-    if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
-        data[CONF_URL] = user_input.get(CONF_URL, "").strip().rstrip("/")
-    return data
+    if with_environment:
+        fields[vol.Required(CONF_ENVIRONMENT, default=spec.default_environment)] = SelectSelector(
+            SelectSelectorConfig(
+                options=[*spec.environments, ENVIRONMENT_CUSTOM],
+                translation_key=CONF_ENVIRONMENT,
+            )
+        )
+    return vol.Schema(fields)
 
 
-def _url_error(data: Mapping[str, Any]) -> str | None:
-    if data[CONF_ENVIRONMENT] != ENVIRONMENT_CUSTOM:
-        return None
-    url = URL(data.get(CONF_URL, ""))
-    if url.scheme not in ("http", "https") or not url.host:
+URL_SCHEMA = vol.Schema({vol.Required(CONF_URL): str})
+
+
+def _suggested(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key not in NOT_SUGGESTED}
+
+
+def _url_error(url: str) -> str | None:
+    parsed = URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
         return "invalid_url"
     return None
 
 
-class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
+def _vehicle_label(vehicle: VehicleInfo) -> str:
+    """The name and, when the name does not say it, the model year: "Kia EV6 (2024)"."""
+    label = vehicle.display_name
+    year = vehicle.model_year
+    return f"{label} ({year})" if year and year not in label else label
+
+
+class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     """Connects a provider account and picks the vehicles to show."""
 
-    VERSION = 1
+    VERSION = CONFIG_VERSION
     MINOR_VERSION = 1
 
     def __init__(self) -> None:
         """Nothing known yet."""
+        super().__init__()
+        self._spec: ProviderSpec | None = None
         self._data: dict[str, Any] = {}
-        self._client: VolterasClient | None = None
+        self._title = ""
+        self._client: ClientCredentialsAccount | None = None
         self._vehicles: list[VehicleInfo] = []
+        self._new_vehicles: set[str] | None = None
         self._consent_nonce: str | None = None
         self._consent_url = ""
         self._consent_result: Mapping[str, Any] = {}
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The integration's logger, for the OAuth2 helper."""
+        return LOGGER
+
+    @property
+    def spec(self) -> ProviderSpec:
+        """The provider this flow is for."""
+        assert self._spec is not None
+        return self._spec
 
     @staticmethod
     @callback
@@ -136,54 +158,89 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose the cloud the car is reached through."""
         if user_input is not None:
-            return await self.async_step_volteras()
-        return self.async_show_form(step_id="user", data_schema=PROVIDER_SCHEMA)
+            self._spec = get_provider(user_input[CONF_PROVIDER])
+            return await self.async_step_credentials()
+        return self.async_show_form(step_id="user", data_schema=_provider_schema())
 
-    async def async_step_volteras(
+    # Client-credentials branch (Volteras) ------------------------------------------------------
+
+    async def async_step_credentials(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Volteras client credentials and environment, checked before anything is created."""
+        """Client id, secret and environment, checked before anything is created."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._async_check(_credentials_data(user_input))
-            if not errors:
-                self._abort_if_unique_id_configured()
-                self._data = data
+            self._data = self._credentials_data(user_input)
+            if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
+                return await self.async_step_custom_url()
+            if not (errors := await self._async_check()):
                 return await self._async_step_after_login()
         return self.async_show_form(
-            step_id="volteras",
+            step_id="credentials",
             data_schema=self.add_suggested_values_to_schema(
-                _credentials_schema(user_input or {}), user_input or {}
+                _credentials_schema(self.spec), _suggested(user_input or {})
             ),
+            errors=errors,
+            description_placeholders={"provider": self.spec.name.title()},
+        )
+
+    async def async_step_custom_url(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where a custom environment (such as the local simulator) lives."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = user_input[CONF_URL].strip().rstrip("/")
+            self._data[CONF_URL] = url
+            if (error := _url_error(url)) is not None:
+                errors[CONF_URL] = error
+            elif not (errors := await self._async_check()):
+                if self.source == SOURCE_RECONFIGURE:
+                    return self._async_finish_reconfigure()
+                return await self._async_step_after_login()
+        return self.async_show_form(
+            step_id="custom_url",
+            data_schema=self.add_suggested_values_to_schema(URL_SCHEMA, user_input or {}),
             errors=errors,
         )
 
-    async def _async_check(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """The data and the form errors; when valid, the flow's unique id is the organisation."""
-        organization_id, error = await self._async_validate(data)
-        if error:
-            return data, {CONF_URL if error == "invalid_url" else "base": error}
-        await self.async_set_unique_id(organization_id)
-        return data, {}
+    def _credentials_data(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """Keep only what the entry needs."""
+        return {
+            CONF_PROVIDER: self.spec.name,
+            CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
+            CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET],
+            CONF_ENVIRONMENT: user_input.get(CONF_ENVIRONMENT, self.spec.default_environment),
+        }
 
-    async def _async_validate(self, data: Mapping[str, Any]) -> tuple[str, str | None]:
-        """The organisation id for these credentials, or a form error key."""
-        if error := _url_error(data):
-            return "", error
-        client = create_client(self.hass, data)
+    async def _async_check(self) -> dict[str, str]:
+        """Form errors for `self._data`; when valid, the flow's unique id is the account."""
+        client = cast("ClientCredentialsAccount", create_client(self.hass, self._data))
         try:
-            organization_id = await client.async_test_token()
-        except AuthenticationError:
-            return "", "invalid_auth"
+            identity = await client.async_identify()
+        except AuthenticationError, PermissionDeniedError:
+            return {"base": "invalid_auth"}
         except ProviderError:
-            return "", "cannot_connect"
+            return {"base": "cannot_connect"}
         except Exception:  # noqa: BLE001 - a form error beats a stack trace in the UI
-            LOGGER.exception("Unexpected error while checking Volteras credentials")
-            return "", "unknown"
+            LOGGER.exception("Unexpected error while checking %s credentials", self.spec.name)
+            return {"base": "unknown"}
         self._client = client
-        return organization_id, None
+        self._title = identity.title
+        # An abandoned flow for the same account must not block this one.
+        await self.async_set_unique_id(identity.unique_id, raise_on_progress=False)
+        if self.source == SOURCE_USER:
+            self._abort_if_unique_id_configured()
+        return {}
 
     async def _async_step_after_login(self) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            return self._async_finish_reconfigure()
+        if self.source != SOURCE_USER:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            return self.async_update_reload_and_abort(
+                self._get_reauth_entry(), data_updates=self._data
+            )
         if not await self._async_load_vehicles():
             return self.async_abort(reason="cannot_connect")
         if not self._vehicles:
@@ -196,10 +253,13 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         """Vehicles exist already: pick from them, or connect another car first."""
         return self.async_show_menu(step_id="vehicle_source", menu_options=["vehicles", "consent"])
 
-    async def _async_load_vehicles(self) -> bool:
+    async def _async_load_vehicles(self, account_id: str | None = None) -> bool:
         assert self._client is not None
         try:
-            self._vehicles = await self._client.async_get_vehicles()
+            if account_id is None:
+                self._vehicles = await self._client.async_get_vehicles()
+            else:
+                self._vehicles = await self._client.async_get_account_vehicles(account_id)
         except ProviderError:
             return False
         return True
@@ -226,11 +286,10 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         except NoURLAvailableError:
             return self.async_abort(reason="no_url_available")
         try:
-            authentication_url = await self._client.async_connect_account(return_url)
+            self._consent_url = await self._client.async_connect_account(return_url)
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
-        self._consent_url = authentication_url
-        return self.async_external_step(step_id="consent", url=authentication_url)
+        return self.async_external_step(step_id="consent", url=self._consent_url)
 
     def _base_url(self) -> str:
         if (request := current_request.get()) is not None and (
@@ -242,15 +301,19 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_consent_finished(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Back from the consent page: on success, show the vehicles (or finish a reconfigure)."""
-        if self._consent_result.get("result") != "success":
+        """Back from the consent page: success is a connected account that brought cars."""
+        account_id = self._consent_result.get("account_id")
+        if not account_id:
+            return self.async_abort(reason="consent_failed")
+        if not await self._async_load_vehicles(account_id):
+            return self.async_abort(reason="cannot_connect")
+        if not self._vehicles:
             return self.async_abort(reason="consent_failed")
         if self.source == SOURCE_RECONFIGURE:
             return self.async_update_reload_and_abort(self._get_reconfigure_entry())
+        self._new_vehicles = {vehicle.key for vehicle in self._vehicles}
         if not await self._async_load_vehicles():
             return self.async_abort(reason="cannot_connect")
-        if not self._vehicles:
-            return self.async_abort(reason="no_vehicles")
         return await self.async_step_vehicles()
 
     async def async_step_vehicles(
@@ -261,29 +324,31 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             if (excluded := self._excluded(user_input)) is not None:
                 return self.async_create_entry(
-                    title="Volteras", data={**self._data, CONF_EXCLUDED_VEHICLES: excluded}
+                    title=self._title, data={**self._data, CONF_EXCLUDED_VEHICLES: excluded}
                 )
             errors["base"] = "no_vehicles_selected"
-        return self._show_vehicles("vehicles", {v.id for v in self._vehicles}, errors)
+        # After a consent, exactly the newly connected cars are ticked.
+        selected = self._new_vehicles or {v.key for v in self._vehicles}
+        return self._show_vehicles("vehicles", selected, errors)
 
     def _excluded(self, user_input: Mapping[str, Any]) -> list[str] | None:
         """The vehicles left out, or None when nothing was chosen."""
         chosen = set(user_input[CONF_VEHICLES])
         if not chosen:
             return None
-        return sorted(v.id for v in self._vehicles if v.id not in chosen)
+        return sorted(v.key for v in self._vehicles if v.key not in chosen)
 
     def _show_vehicles(
         self, step_id: str, selected: set[str], errors: dict[str, str]
     ) -> ConfigFlowResult:
         options = [
-            SelectOptionDict(value=vehicle.id, label=_vehicle_label(vehicle))
+            SelectOptionDict(value=vehicle.key, label=_vehicle_label(vehicle))
             for vehicle in self._vehicles
         ]
         schema = vol.Schema(
             {
                 vol.Required(
-                    CONF_VEHICLES, default=[v.id for v in self._vehicles if v.id in selected]
+                    CONF_VEHICLES, default=[v.key for v in self._vehicles if v.key in selected]
                 ): SelectSelector(
                     SelectSelectorConfig(
                         options=options, multiple=True, mode=SelectSelectorMode.LIST
@@ -293,37 +358,44 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(step_id=step_id, data_schema=schema, errors=errors)
 
+    # OAuth 2.0 code-flow branch ----------------------------------------------------------------
+
+    async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Signed in through the provider; Home Assistant's OAuth2 helper calls this."""
+        return self.async_abort(reason="not_supported")  # pragma: no cover - no such provider yet
+
+    # Reauth, reconfigure --------------------------------------------------------------------------
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The stored secret stopped working."""
+        self._spec = get_provider(entry_data[CONF_PROVIDER])
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for a working client id and secret for the same organisation."""
+        """Ask for a working client id and secret for the same account."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._async_check(
-                {**entry.data, **_credentials_data({**entry.data, **user_input})}
-            )
-            if not errors:
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data=data)
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_CLIENT_ID, default=entry.data[CONF_CLIENT_ID]): str,
-                vol.Required(CONF_CLIENT_SECRET): TextSelector(
-                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
-                ),
-            }
+            self._data = {**entry.data, **self._credentials_data({**entry.data, **user_input})}
+            if not (errors := await self._async_check()):
+                return await self._async_step_after_login()
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(self.spec, with_environment=False),
+                {CONF_CLIENT_ID: entry.data[CONF_CLIENT_ID]},
+            ),
+            errors=errors,
+            description_placeholders={"provider": self.spec.name.title()},
         )
-        return self.async_show_form(step_id="reauth_confirm", data_schema=schema, errors=errors)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change credentials or environment, or connect another vehicle."""
+        """Change credentials or environment, choose vehicles, or connect another one."""
+        self._spec = get_provider(self._get_reconfigure_entry().data[CONF_PROVIDER])
         return self.async_show_menu(
             step_id="reconfigure",
             menu_options=[
@@ -336,32 +408,39 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure_credentials(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """New client id, secret or environment for the same organisation."""
+        """New client id, secret or environment for the same account."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._async_check(_credentials_data(user_input))
-            if not errors:
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                excluded = entry.data.get(CONF_EXCLUDED_VEHICLES, [])
-                return self.async_update_reload_and_abort(
-                    entry, data={**data, CONF_EXCLUDED_VEHICLES: excluded}
-                )
-        defaults = user_input or entry.data
+            self._data = self._credentials_data(user_input)
+            if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
+                return await self.async_step_custom_url()
+            if not (errors := await self._async_check()):
+                return self._async_finish_reconfigure()
         return self.async_show_form(
             step_id="reconfigure_credentials",
-            data_schema=_credentials_schema(defaults),
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(self.spec), _suggested(user_input or entry.data)
+            ),
             errors=errors,
+        )
+
+    def _async_finish_reconfigure(self) -> ConfigFlowResult:
+        self._abort_if_unique_id_mismatch(reason="wrong_account")
+        entry = self._get_reconfigure_entry()
+        excluded = entry.data.get(CONF_EXCLUDED_VEHICLES, [])
+        return self.async_update_reload_and_abort(
+            entry, data={**self._data, CONF_EXCLUDED_VEHICLES: excluded}
         )
 
     async def async_step_reconfigure_vehicles(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Choose again which of the organisation's vehicles to show."""
+        """Choose again which of the account's vehicles to show."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is None:
-            self._client = create_client(self.hass, entry.data)
+            self._client = cast("ClientCredentialsAccount", create_client(self.hass, entry.data))
             if not await self._async_load_vehicles():
                 return self.async_abort(reason="cannot_connect")
         elif (excluded := self._excluded(user_input)) is not None:
@@ -371,22 +450,16 @@ class EvCloudConfigFlow(ConfigFlow, domain=DOMAIN):
         else:
             errors["base"] = "no_vehicles_selected"
         hidden = set(entry.data.get(CONF_EXCLUDED_VEHICLES, []))
-        shown = {v.id for v in self._vehicles if v.id not in hidden}
+        shown = {v.key for v in self._vehicles if v.key not in hidden and v.id not in hidden}
         return self._show_vehicles("reconfigure_vehicles", shown, errors)
 
     async def async_step_reconfigure_consent(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Connect one more vehicle to the configured organisation."""
+        """Connect one more vehicle to the configured account."""
         entry = self._get_reconfigure_entry()
-        self._client = create_client(self.hass, entry.data)
+        self._client = cast("ClientCredentialsAccount", create_client(self.hass, entry.data))
         return await self.async_step_consent()
-
-
-def _vehicle_label(vehicle: VehicleInfo) -> str:
-    details = " ".join(part for part in (vehicle.model_year, vehicle.make.title()) if part)
-    label = vehicle.display_name
-    return f"{label} ({details})" if details and details not in label else label
 
 
 class EvCloudOptionsFlow(OptionsFlowWithReload):

@@ -44,6 +44,8 @@ class ConsentCallbackView(HomeAssistantView):
         self._key = secrets.token_hex(32)
         # nonce → (flow id, expiry); abandoned set-ups leave entries that expire with their state.
         self._nonces: dict[str, tuple[str, int]] = {}
+        # Redeemed nonces → expiry: reloading the finished tab shows "done" again, not an error.
+        self._redeemed: dict[str, int] = {}
 
     def issue_state(self, flow_id: str) -> tuple[str, str]:
         """A signed, single-use state for one flow, and the nonce the flow should expect."""
@@ -57,19 +59,36 @@ class ConsentCallbackView(HomeAssistantView):
 
     def redeem_state(self, state: str) -> dict[str, Any] | None:
         """The state's claims if it is ours, unexpired and unused; it cannot be redeemed twice."""
-        try:
-            claims: dict[str, Any] = jwt.decode(state, self._key, algorithms=["HS256"])
-        except jwt.InvalidTokenError:
+        claims = self._decode(state)
+        if claims is None:
             return None
         issued = self._nonces.pop(claims.get("nonce", ""), None)
         if issued is None or issued[0] != claims.get("flow_id"):
+            return None
+        now = int(time.time())
+        self._redeemed = {n: exp for n, exp in self._redeemed.items() if exp > now}
+        self._redeemed[claims["nonce"]] = issued[1]
+        return claims
+
+    def was_redeemed(self, state: str) -> bool:
+        """Whether this genuine state was already used: the user reloaded the finished tab."""
+        claims = self._decode(state)
+        return claims is not None and claims.get("nonce") in self._redeemed
+
+    def _decode(self, state: str) -> dict[str, Any] | None:
+        try:
+            claims: dict[str, Any] = jwt.decode(state, self._key, algorithms=["HS256"])
+        except jwt.InvalidTokenError:
             return None
         return claims
 
     async def get(self, request: web.Request) -> web.Response:
         """Resume the flow named in a valid state with the consent result."""
         hass = request.app[KEY_HASS]
-        claims = self.redeem_state(request.query.get("state", ""))
+        state = request.query.get("state", "")
+        claims = self.redeem_state(state)
+        if claims is None and self.was_redeemed(state):
+            return web.Response(text=DONE_PAGE, content_type="text/html")
         if claims is None:
             return web.Response(
                 status=HTTPStatus.BAD_REQUEST, text="This link is invalid or was already used."

@@ -8,6 +8,9 @@ from typing import Final
 DOMAIN: Final = "ev_cloud"
 LOGGER = logging.getLogger(__package__)
 
+# Version 2 keys devices and entities by provider and VIN (see migration.py).
+CONFIG_VERSION: Final = 2
+
 # Config entry data. Client id/secret and the URL use Home Assistant's own CONF_* names.
 CONF_PROVIDER: Final = "provider"
 CONF_ENVIRONMENT: Final = "environment"

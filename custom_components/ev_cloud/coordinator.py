@@ -2,17 +2,21 @@
 
 Polling is money (Tesla) or rate limit (Volteras, Volvo), and the incumbents poll at one fixed pace.
 The vehicle coordinator picks its interval from what the car is doing: fast while it charges or
-right after a command, slower while plugged in, slowest when parked and unplugged.
+right after a command, slower while plugged in, slowest when parked and unplugged. A command can
+bring the next read earlier, never later, and never earlier than a rate limit allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -30,38 +34,42 @@ from .model import VehicleInfo, VehicleState
 from .providers import VehicleProvider
 from .providers.errors import (
     AuthenticationError,
+    PermissionDeniedError,
     ProviderError,
     RateLimitedError,
     VehicleUnavailableError,
 )
 
 if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
-
     from .runtime import EvCloudConfigEntry
 
 # How long after a command the car is watched closely: its effect (charging ramping up, the
 # port opening) shows in the next readings.
 ACTIVE_AFTER_COMMAND = timedelta(minutes=10)
+# After a confirmed command, read the car this soon (providers refresh their data about once a
+# minute), unless a read is due earlier anyway.
+READ_AFTER_COMMAND = timedelta(seconds=60)
 # The vehicle list changes when the owner connects or removes a car: rarely.
 FLEET_INTERVAL = timedelta(hours=1)
 # When a rate limit gives no reset time.
 DEFAULT_RETRY_AFTER = 60.0
 
 
-def _auth_failed() -> ConfigEntryAuthFailed:
+def auth_failed() -> ConfigEntryAuthFailed:
+    """The credentials themselves were refused: only the user can fix that."""
     return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
 
 
-def _update_failed(err: ProviderError) -> UpdateFailed:
+def update_failed(err: ProviderError) -> UpdateFailed:
+    """A reading failed for a reason that may pass; say which in words."""
     return UpdateFailed(
         translation_domain=DOMAIN,
         translation_key="update_failed",
-        translation_placeholders={"error": type(err).__name__},
+        translation_placeholders={"error": err.code or type(err).__name__},
     )
 
 
-def _rate_limited(retry_after: float) -> UpdateFailed:
+def rate_limited(retry_after: float) -> UpdateFailed:
     """Retry when the API said, not at the next regular poll."""
     return UpdateFailed(
         translation_domain=DOMAIN,
@@ -109,70 +117,124 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             hass,
             LOGGER,
             config_entry=entry,
-            name=f"{DOMAIN} vehicle {vehicle.id}",
+            name=f"{DOMAIN} {vehicle.log_name}",
             update_interval=self.policy.active,
         )
         self.provider = provider
         self.vehicle = vehicle
-        self._commanded_at: float | None = None
-        self._rate_limited = False
+        self.next_read_at: datetime = dt_util.utcnow() + self.policy.active
+        self._commanded_at: datetime | None = None
+        self._backoff_until: datetime | None = None
+        self._extra_read: CALLBACK_TYPE | None = None
+        self._extra_read_at: datetime | None = None
 
+    async def async_shutdown(self) -> None:
+        """Stop the extra read a command scheduled, as well as the regular ones."""
+        self._cancel_extra_read()
+        await super().async_shutdown()
+
+    @property
+    def issue_id(self) -> str:
+        """The repair issue raised when the provider refuses this car to our credentials."""
+        return f"vehicle_access_{self.config_entry.entry_id}_{self.vehicle.key}"
+
+    @callback
     def note_command(self) -> None:
-        """A command was sent: watch the car closely for a while, starting now."""
-        self._commanded_at = dt_util.utcnow().timestamp()
-        self.update_interval = self.policy.active
-        if self._listeners:
-            # The next poll may be half an hour away; bring it within the active pace.
-            self._schedule_refresh()
+        """A command was confirmed: watch the car closely and read it soon, never later."""
+        now = dt_util.utcnow()
+        self._commanded_at = now
+        wanted = now + READ_AFTER_COMMAND
+        if self._backoff_until is not None and wanted < self._backoff_until:
+            wanted = self._backoff_until
+        if wanted >= self.next_read_at:
+            return
+        if self._extra_read_at is not None and self._extra_read_at <= wanted:
+            return
+        self._cancel_extra_read()
+        self._extra_read_at = wanted
+        self._extra_read = async_track_point_in_utc_time(self.hass, self._async_extra_read, wanted)
 
-    def _recently_commanded(self) -> bool:
-        if self._commanded_at is None:
-            return False
-        elapsed = dt_util.utcnow().timestamp() - self._commanded_at
-        return elapsed < ACTIVE_AFTER_COMMAND.total_seconds()
+    async def _async_extra_read(self, _now: datetime) -> None:
+        self._extra_read = self._extra_read_at = None
+        await self.async_request_refresh()
+
+    @callback
+    def _cancel_extra_read(self) -> None:
+        if self._extra_read is not None:
+            self._extra_read()
+        self._extra_read = self._extra_read_at = None
+
+    def _recently_commanded(self, now: datetime) -> bool:
+        return self._commanded_at is not None and now - self._commanded_at < ACTIVE_AFTER_COMMAND
+
+    def _set_interval(self, interval: timedelta) -> None:
+        self.update_interval = interval
+        self.next_read_at = dt_util.utcnow() + interval
 
     async def _async_update_data(self) -> VehicleState:
         try:
             state = await self.provider.async_get_state(self.vehicle)
         except AuthenticationError as err:
-            raise _auth_failed() from err
+            raise auth_failed() from err
         except RateLimitedError as err:
             return self._back_off(err)
+        except PermissionDeniedError as err:
+            self._raise_access_issue()
+            self._set_interval(self.policy.idle)
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key="vehicle_access_denied"
+            ) from err
         except VehicleUnavailableError as err:
+            self._set_interval(self.policy.idle)
             if self.data is None:
                 raise UpdateFailed(
                     translation_domain=DOMAIN, translation_key="vehicle_unavailable"
                 ) from err
             # The car sleeps: keep its last readings, say it sleeps, and do not wake it.
-            self.update_interval = self.policy.idle
             return replace(self.data, asleep=True, fetched_at=dt_util.utcnow())
         except ProviderError as err:
-            raise _update_failed(err) from err
-        if self._rate_limited:
-            LOGGER.info("Rate limit for vehicle %s lifted", self.vehicle.id)
-            self._rate_limited = False
-        self.update_interval = self.policy.interval(
-            state, recently_commanded=self._recently_commanded()
+            self._set_interval(self.policy.active)
+            raise update_failed(err) from err
+        if self._backoff_until is not None:
+            LOGGER.info("Rate limit for %s lifted", self.vehicle.log_name)
+            self._backoff_until = None
+        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+        now = dt_util.utcnow()
+        self._set_interval(
+            self.policy.interval(state, recently_commanded=self._recently_commanded(now))
         )
         return state
+
+    def _raise_access_issue(self) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="vehicle_access_denied",
+            translation_placeholders={"vehicle": self.vehicle.display_name},
+        )
 
     def _back_off(self, err: RateLimitedError) -> VehicleState:
         """Wait as long as the API asks, keeping the last good data and the entry's credentials."""
         retry_after = err.retry_after or DEFAULT_RETRY_AFTER
-        if self.data is None:
-            raise _rate_limited(retry_after) from err
-        if not self._rate_limited:
+        first = self._backoff_until is None
+        self._backoff_until = dt_util.utcnow() + timedelta(seconds=retry_after)
+        self._set_interval(timedelta(seconds=retry_after))
+        if first:
             LOGGER.warning(
-                "Rate limited reading vehicle %s; keeping the last data and retrying in %.0f s",
-                self.vehicle.id,
+                "Rate limited reading %s; keeping the last data and retrying in %.0f s",
+                self.vehicle.log_name,
                 retry_after,
             )
-            self._rate_limited = True
-        self.update_interval = max(timedelta(seconds=retry_after), self.policy.active)
+        if self.data is None:
+            raise rate_limited(retry_after) from err
         return self.data
 
 
-class FleetCoordinator(DataUpdateCoordinator[dict[str, VehicleInfo]]):
+class FleetCoordinator(DataUpdateCoordinator[list[VehicleInfo]]):
     """Keeps the list of vehicles the credentials can see, so new cars appear without a reload."""
 
     config_entry: EvCloudConfigEntry
@@ -190,13 +252,12 @@ class FleetCoordinator(DataUpdateCoordinator[dict[str, VehicleInfo]]):
         )
         self.provider = provider
 
-    async def _async_update_data(self) -> dict[str, VehicleInfo]:
+    async def _async_update_data(self) -> list[VehicleInfo]:
         try:
-            vehicles = await self.provider.async_get_vehicles()
+            return await self.provider.async_get_vehicles()
         except AuthenticationError as err:
-            raise _auth_failed() from err
+            raise auth_failed() from err
         except RateLimitedError as err:
-            raise _rate_limited(err.retry_after or DEFAULT_RETRY_AFTER) from err
+            raise rate_limited(err.retry_after or DEFAULT_RETRY_AFTER) from err
         except ProviderError as err:
-            raise _update_failed(err) from err
-        return {vehicle.id: vehicle for vehicle in vehicles}
+            raise update_failed(err) from err

@@ -18,6 +18,12 @@ TO_REDACT = {
     CONF_CLIENT_SECRET,
     CONF_URL,
     CONF_EXCLUDED_VEHICLES,
+    # OAuth 2.0 tokens (Home Assistant keeps them under "token" in entry data) and API keys.
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
     "vin",
     "id",
     "account_id",
@@ -49,6 +55,7 @@ async def async_get_config_entry_diagnostics(
         for value in (entry.data.get(CONF_CLIENT_ID), entry.data.get(CONF_CLIENT_SECRET))
         if value
     }
+    to_redact = TO_REDACT | runtime.spec.redact_keys
     vehicles = []
     for vehicle in runtime.vehicles.values():
         secrets.update(
@@ -70,6 +77,7 @@ async def async_get_config_entry_diagnostics(
             }
         )
     diagnostics = {
+        "provider": runtime.spec.name,
         "entry": {
             "title": entry.title,
             "data": dict(entry.data),
@@ -77,4 +85,4 @@ async def async_get_config_entry_diagnostics(
         },
         "vehicles": vehicles,
     }
-    return _redact_values(async_redact_data(diagnostics, TO_REDACT), secrets)  # type: ignore[no-any-return]
+    return _redact_values(async_redact_data(diagnostics, to_redact), secrets)  # type: ignore[no-any-return]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
@@ -11,7 +12,9 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
+from .command import CommandSupersededError
 from .const import DOMAIN
 from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
@@ -44,10 +47,10 @@ class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
         self.vehicle = vehicle
         self.entity_description = description
         self._attr_translation_key = description.key
-        self._attr_unique_id = f"{vehicle.info.id}_{description.key}"
+        self._attr_unique_id = f"{vehicle.device_key}_{description.key}"
         info = vehicle.info
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, info.id)},
+            identifiers={(DOMAIN, vehicle.device_key)},
             manufacturer=info.make.title(),
             model=info.model_description,
             name=info.display_name,
@@ -55,48 +58,73 @@ class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
         )
 
     @property
+    def available(self) -> bool:
+        """Unavailable until the car has been read once, and while reading it fails."""
+        return super().available and self.coordinator.data is not None
+
+    @property
     def state_data(self) -> VehicleState:
-        """The vehicle's latest state."""
+        """The vehicle's latest state (only called while available)."""
         return self.coordinator.data
 
 
 class EvCloudCommandEntity[ValueT](EvCloudEntity):
-    """An entity that sends commands: optimistic while pending, rolled back if the car refuses."""
+    """An entity that sends commands.
+
+    The requested value shows at once on this entity only, and stays after the car confirmed it
+    until a reading newer than the confirmation arrives. The measured entities (the charging
+    binary sensor, the battery) change only when the car is read, so an automation triggered by
+    them never fires for a command the car refused.
+    """
 
     _optimistic: ValueT | None = None
+    _confirmed_at: datetime | None = None
 
-    async def async_send(
-        self,
-        command: Command,
-        optimistic: ValueT,
-        apply_fn: Callable[[VehicleState, ValueT], VehicleState] | None,
-    ) -> None:
+    async def async_send(self, command: Command, optimistic: ValueT) -> None:
         """Show `optimistic` at once; keep it if the command succeeds, roll back if it fails."""
         self._optimistic = optimistic
+        self._confirmed_at = None
         self.async_write_ha_state()
         try:
-            confirmed = await self.vehicle.commands.async_execute(command)
+            await self.vehicle.commands.async_execute(command)
+        except CommandSupersededError:
+            # A newer request for this control owns the shown value now.
+            raise
         except HomeAssistantError:
-            self._optimistic = None
+            if self._optimistic == optimistic:
+                self._optimistic = None
             self.async_write_ha_state()
             raise
-        if confirmed is not command:
-            # A newer request for the same control replaced ours; its caller applies it.
-            return
-        if self._optimistic == optimistic:
-            self._optimistic = None
         self.on_command_executed(optimistic)
-        if apply_fn is not None:
-            # Every entity of the car agrees on the new value until the next poll confirms it.
-            self.coordinator.async_set_updated_data(apply_fn(self.coordinator.data, optimistic))
-        else:
-            self.async_write_ha_state()
+        if self._optimistic == optimistic:
+            self._confirmed_at = dt_util.utcnow()
+            if not self.holds_until_read:
+                self._optimistic = None
+        self.async_write_ha_state()
+
+    @property
+    def holds_until_read(self) -> bool:
+        """Whether a confirmed value waits for a reading (entities without read-back do not)."""
+        return True
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Drop a confirmed value once a reading taken after the confirmation arrives."""
+        data = self.coordinator.data
+        if (
+            self._confirmed_at is not None
+            and data is not None
+            and data.fetched_at >= self._confirmed_at
+        ):
+            self._optimistic = None
+            self._confirmed_at = None
+        super()._handle_coordinator_update()
 
     def on_command_executed(self, value: ValueT) -> None:
         """Hook for entities that keep an assumed state of their own."""
 
     def current[T](self, read: Callable[[], T]) -> T | ValueT:
-        """The optimistic value while a command is pending, else what `read` gives."""
+        """The requested value while a command is pending or awaits a reading, else `read()`."""
         if self._optimistic is not None:
             return self._optimistic
         return read()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.lock import LockEntity, LockEntityDescription
@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import EvCloudCommandEntity, EvCloudEntityDescription, async_add_vehicle_entities
-from .model import Capability, Command, CommandType, VehicleState
+from .model import Capability, Command, CommandType
 from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -22,10 +22,6 @@ class EvCloudLockDescription(LockEntityDescription, EvCloudEntityDescription):
 
 
 DOOR_LOCK = EvCloudLockDescription(key="door_lock", capability=Capability.DOOR_LOCK_CONTROL)
-
-
-def _apply_lock(state: VehicleState, locked: bool) -> VehicleState:
-    return replace(state, locked=locked)
 
 
 async def async_setup_entry(
@@ -44,23 +40,25 @@ class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):
 
     @property
     def is_locked(self) -> bool | None:
-        """Locked as the car reports it."""
+        """Locked as the car reports it (or as it confirmed, until the next reading)."""
+        if self._confirmed_at is not None and self._optimistic is not None:
+            return self._optimistic
         return self.state_data.locked
 
     @property
     def is_locking(self) -> bool:
         """A lock command is on its way: say so rather than claim it is locked."""
-        return self._optimistic is True
+        return self._confirmed_at is None and self._optimistic is True
 
     @property
     def is_unlocking(self) -> bool:
         """An unlock command is on its way."""
-        return self._optimistic is False
+        return self._confirmed_at is None and self._optimistic is False
 
     async def async_lock(self, **kwargs: Any) -> None:
         """Lock the doors."""
-        await self.async_send(Command(type=CommandType.LOCK_DOORS), True, _apply_lock)
+        await self.async_send(Command(type=CommandType.LOCK_DOORS), True)
 
     async def async_unlock(self, **kwargs: Any) -> None:
         """Unlock the doors."""
-        await self.async_send(Command(type=CommandType.UNLOCK_DOORS), False, _apply_lock)
+        await self.async_send(Command(type=CommandType.UNLOCK_DOORS), False)

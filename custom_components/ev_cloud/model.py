@@ -10,12 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-
-
-class ProviderName(StrEnum):
-    """The clouds EV Cloud can talk to."""
-
-    VOLTERAS = "volteras"
+import hashlib
 
 
 class Capability(StrEnum):
@@ -27,11 +22,18 @@ class Capability(StrEnum):
     CLIMATE_CONTROL = "climate_control"
     TEMPERATURE_CONTROL = "temperature_control"
     DOOR_LOCK_CONTROL = "door_lock_control"
+    CHARGING_CURRENT_CONTROL = "charging_current_control"
     WAKE_UP = "wake_up"
+    # Readings only some providers send; without them the entity would sit at "unknown" forever.
+    CLIMATE_READBACK = "climate_readback"
+    ENERGY_ADDED = "energy_added"
+    CABIN_TEMPERATURE = "cabin_temperature"
+    OUTSIDE_TEMPERATURE = "outside_temperature"
+    SLEEP_STATE = "sleep_state"
 
 
 class ChargingState(StrEnum):
-    """Normalised charging state; `unknown` when the provider gives none or an invalid one."""
+    """Normalised charging state; a provider that gives none or an invalid one leaves it `None`."""
 
     STARTING = "starting"
     CHARGING = "charging"
@@ -40,17 +42,19 @@ class ChargingState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     NO_POWER = "no_power"
-    UNKNOWN = "unknown"
 
 
 class ConnectionStatus(StrEnum):
-    """Charger connection, in the vocabulary of Volvo's Energy API (seed 004)."""
+    """Charger connection, in the vocabulary of Volvo's Energy API (seed 004).
+
+    There is no `unknown` member: when a provider cannot tell AC from DC the state is `None`, which
+    Home Assistant shows as unknown, instead of a literal state automations would have to filter.
+    """
 
     CONNECTED_AC = "connected_ac"
     CONNECTED_DC = "connected_dc"
     DISCONNECTED = "disconnected"
     FAULT = "fault"
-    UNKNOWN = "unknown"
 
 
 class CommandType(StrEnum):
@@ -61,6 +65,7 @@ class CommandType(StrEnum):
     OPEN_CHARGE_PORT = "open_charge_port"
     CLOSE_CHARGE_PORT = "close_charge_port"
     SET_CHARGE_LIMIT = "set_charge_limit"
+    SET_CHARGING_CURRENT = "set_charging_current"
     CLIMATE_ON = "climate_on"
     CLIMATE_OFF = "climate_off"
     SET_TEMPERATURE = "set_temperature"
@@ -86,12 +91,45 @@ _COMMAND_SLOTS = {
 }
 
 
+class FailureReason(StrEnum):
+    """Why a command failed, in words that mean the same for every provider.
+
+    Each provider maps its own codes onto these; the provider's code stays beside it (last-command
+    sensor attributes, error text) so nothing is lost for a bug report.
+    """
+
+    OFFLINE = "offline"
+    ASLEEP = "asleep"
+    NOT_PLUGGED_IN = "not_plugged_in"
+    ALREADY_IN_STATE = "already_in_state"
+    CHARGING_REFUSED = "charging_refused"
+    BUSY = "busy"
+    IN_USE = "in_use"
+    TIMEOUT = "timeout"
+    REJECTED = "rejected"
+    UNSUPPORTED = "unsupported"
+    NOT_PERMITTED = "not_permitted"
+    CONSENT_EXPIRED = "consent_expired"
+    ACCOUNT_ACTION_REQUIRED = "account_action_required"
+    NOT_AT_LOCATION = "not_at_location"
+    RATE_LIMITED = "rate_limited"
+    CLOUD_ERROR = "cloud_error"
+    INVALID_VALUE = "invalid_value"
+    SUPERSEDED = "superseded"
+    UNKNOWN = "unknown"
+
+
 class CommandStatus(StrEnum):
     """Lifecycle of a command: pending until the car confirms or refuses it."""
 
     PENDING = "pending"
     EXECUTED = "executed"
     FAILED = "failed"
+
+
+def log_hash(value: str) -> str:
+    """A stable, short stand-in for an identifier in log lines."""
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +147,7 @@ class CommandExecution:
     id: str | None
     type: CommandType
     status: CommandStatus
+    # The provider's own code, kept verbatim for the user and for bug reports.
     failed_reason: str | None = None
     # Seconds after which the provider itself gives up on a pending command.
     timeout: float | None = None
@@ -128,15 +167,27 @@ class VehicleInfo:
     """What does not change between polls: identity, names, capabilities and setpoint bounds."""
 
     id: str
-    vin: str
+    vin: str | None
     make: str
     model: str | None = None
     model_year: str | None = None
     name: str | None = None
     account_id: str | None = None
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
+    # Fallback bounds; a provider that reports the car's own bounds puts them in VehicleState.
     charge_limit_range: NumberRange = NumberRange(minimum=50, maximum=100, step=1)
     temperature_range: NumberRange = NumberRange(minimum=15, maximum=28, step=0.5)
+    charging_current_range: NumberRange = NumberRange(minimum=0, maximum=32, step=1)
+
+    @property
+    def key(self) -> str:
+        """What identifies the car across reconnections: the VIN, else the provider's id."""
+        return self.vin or self.id
+
+    @property
+    def log_name(self) -> str:
+        """How logs name the car: a short hash, so no VIN or provider id reaches a log file."""
+        return f"vehicle {log_hash(self.key)}"
 
     @property
     def model_description(self) -> str | None:
@@ -163,18 +214,27 @@ class VehicleState:
     battery_level: float | None = None
     range_km: float | None = None
     odometer_km: float | None = None
-    charging_state: ChargingState = ChargingState.UNKNOWN
-    connection_status: ConnectionStatus = ConnectionStatus.UNKNOWN
+    charging_state: ChargingState | None = None
+    connection_status: ConnectionStatus | None = None
     plugged_in: bool | None = None
     charging: bool | None = None
     charge_port_open: bool | None = None
     charge_limit: float | None = None
     charging_power_kw: float | None = None
     charging_current_limit_a: float | None = None
+    # The current the car is asked to draw (a setpoint), where the provider lets us set it.
+    charging_current_a: float | None = None
+    energy_added_kwh: float | None = None
     full_at: datetime | None = None
     energy_remaining_kwh: float | None = None
     latitude: float | None = None
     longitude: float | None = None
     locked: bool | None = None
+    climate_on: bool | None = None
+    cabin_temperature_c: float | None = None
+    outside_temperature_c: float | None = None
+    # The car's own bounds where the API sends them (Tesla); `VehicleInfo` holds the fallback.
+    charge_limit_range: NumberRange | None = None
+    charging_current_range: NumberRange | None = None
     # The provider says the car sleeps or cannot be reached; readings are the last it had.
     asleep: bool = False

@@ -1,9 +1,9 @@
-"""Numbers: charge limit and cabin target temperature."""
+"""Numbers: charge limit, charging current and cabin target temperature."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from homeassistant.components.number import (
     NumberDeviceClass,
@@ -11,7 +11,7 @@ from homeassistant.components.number import (
     NumberMode,
     RestoreNumber,
 )
-from homeassistant.const import PERCENTAGE, UnitOfTemperature
+from homeassistant.const import PERCENTAGE, UnitOfElectricCurrent, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -29,10 +29,10 @@ class EvCloudNumberDescription(NumberEntityDescription, EvCloudEntityDescription
     """A setpoint backed by one `set_*` command."""
 
     command: CommandType
-    range_fn: Callable[[VehicleInfo], NumberRange]
+    # The car's own bounds where the provider reports them, else the provider's fallback.
+    range_fn: Callable[[VehicleInfo, VehicleState | None], NumberRange]
     # None: the provider cannot read this back, so the entity shows the value it last set.
     value_fn: Callable[[VehicleState], float | None] | None
-    apply_fn: Callable[[VehicleState, float], VehicleState] | None = None
 
 
 NUMBERS: tuple[EvCloudNumberDescription, ...] = (
@@ -43,9 +43,20 @@ NUMBERS: tuple[EvCloudNumberDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         device_class=NumberDeviceClass.BATTERY,
         mode=NumberMode.SLIDER,
-        range_fn=lambda info: info.charge_limit_range,
+        range_fn=lambda info, state: (state and state.charge_limit_range) or info.charge_limit_range,
         value_fn=lambda state: state.charge_limit,
-        apply_fn=lambda state, value: replace(state, charge_limit=value),
+    ),
+    EvCloudNumberDescription(
+        key="charging_current",
+        capability=Capability.CHARGING_CURRENT_CONTROL,
+        command=CommandType.SET_CHARGING_CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        device_class=NumberDeviceClass.CURRENT,
+        mode=NumberMode.SLIDER,
+        range_fn=lambda info, state: (
+            (state and state.charging_current_range) or info.charging_current_range
+        ),
+        value_fn=lambda state: state.charging_current_a,
     ),
     EvCloudNumberDescription(
         key="target_temperature",
@@ -54,7 +65,7 @@ NUMBERS: tuple[EvCloudNumberDescription, ...] = (
         native_unit_of_measurement=UnitOfTemperature.CELSIUS,
         device_class=NumberDeviceClass.TEMPERATURE,
         mode=NumberMode.BOX,
-        range_fn=lambda info: info.temperature_range,
+        range_fn=lambda info, _state: info.temperature_range,
         value_fn=None,
     ),
 )
@@ -69,20 +80,55 @@ async def async_setup_entry(
     async_add_vehicle_entities(entry, async_add_entities, EvCloudNumber, NUMBERS)
 
 
+def snap(value: float, bounds: NumberRange) -> float | None:
+    """The nearest valid step to `value`, or None when it lies outside the bounds.
+
+    Home Assistant converts a value typed in °F to °C before it gets here (70 °F is 21.11 °C),
+    so an off-step value is rounded to the nearest step the car accepts, not refused.
+    """
+    tolerance = bounds.step / 2
+    if not bounds.minimum - tolerance <= value <= bounds.maximum + tolerance:
+        return None
+    steps = round((value - bounds.minimum) / bounds.step)
+    snapped = bounds.minimum + steps * bounds.step
+    return round(min(max(snapped, bounds.minimum), bounds.maximum), 6)
+
+
 class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
-    """A vehicle setpoint; bounds come from the provider."""
+    """A vehicle setpoint; bounds come from the car where it reports them."""
 
     entity_description: EvCloudNumberDescription
     _assumed_value: float | None = None
 
     def __init__(self, vehicle: VehicleData, description: EvCloudNumberDescription) -> None:
-        """Take min, max and step from what the provider accepts for this vehicle."""
+        """Mark setpoints without read-back as assumed state."""
         super().__init__(vehicle, description)
-        bounds = description.range_fn(vehicle.info)
-        self._attr_native_min_value = bounds.minimum
-        self._attr_native_max_value = bounds.maximum
-        self._attr_native_step = bounds.step
         self._attr_assumed_state = description.value_fn is None
+
+    @property
+    def holds_until_read(self) -> bool:
+        """A setpoint without read-back never gets a reading to wait for."""
+        return self.entity_description.value_fn is not None
+
+    @property
+    def bounds(self) -> NumberRange:
+        """What the car accepts now."""
+        return self.entity_description.range_fn(self.vehicle.info, self.coordinator.data)
+
+    @property
+    def native_min_value(self) -> float:
+        """Lowest value the car accepts."""
+        return self.bounds.minimum
+
+    @property
+    def native_max_value(self) -> float:
+        """Highest value the car accepts."""
+        return self.bounds.maximum
+
+    @property
+    def native_step(self) -> float:
+        """Step the car accepts."""
+        return self.bounds.step
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value we set where the car cannot tell us."""
@@ -101,10 +147,9 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
         return self.current(lambda: value_fn(self.state_data))
 
     async def async_set_native_value(self, value: float) -> None:
-        """Validate against the provider's bounds, then send; nothing is sent when invalid."""
-        bounds = self.entity_description.range_fn(self.vehicle.info)
-        steps = (value - bounds.minimum) / bounds.step
-        if not bounds.minimum <= value <= bounds.maximum or abs(steps - round(steps)) > 1e-6:
+        """Validate against the car's bounds, then send; nothing is sent when invalid."""
+        bounds = self.bounds
+        if (snapped := snap(value, bounds)) is None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="value_out_of_range",
@@ -115,9 +160,8 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
                     "step": f"{bounds.step:g}",
                 },
             )
-        description = self.entity_description
         await self.async_send(
-            Command(type=description.command, value=value), value, description.apply_fn
+            Command(type=self.entity_description.command, value=snapped), snapped
         )
 
     def on_command_executed(self, value: float) -> None:

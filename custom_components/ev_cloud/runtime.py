@@ -1,4 +1,4 @@
-"""Runtime data of a config entry: the provider client and one small object per vehicle."""
+"""Runtime data of a config entry: the provider, its client and one small object per vehicle."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .command import CommandRunner
-from .const import CONF_ENVIRONMENT, ENVIRONMENT_CUSTOM, ENVIRONMENT_SANDBOX
+from .const import CONF_ENVIRONMENT, CONF_PROVIDER, ENVIRONMENT_CUSTOM
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .model import VehicleInfo
-from .providers.volteras import PRODUCTION_URL, SANDBOX_URL, VolterasClient
+from .providers import ClientConfig, ProviderSpec, VehicleProvider, get_provider
 
 type EvCloudConfigEntry = ConfigEntry[EvCloudData]
 type VehicleListener = Callable[[VehicleData], None]
@@ -26,15 +26,27 @@ class VehicleData:
     """Everything the entities of one vehicle share."""
 
     info: VehicleInfo
+    spec: ProviderSpec
     coordinator: VehicleCoordinator
     commands: CommandRunner
+
+    @property
+    def device_key(self) -> str:
+        """Device identifier and unique-id prefix: provider and VIN survive a reconnection."""
+        return device_key(self.spec, self.info)
+
+
+def device_key(spec: ProviderSpec, info: VehicleInfo) -> str:
+    """`<provider>_<VIN>` (the provider's id only when its API has no VIN)."""
+    return f"{spec.name}_{info.key}"
 
 
 @dataclass(kw_only=True)
 class EvCloudData:
     """What a loaded entry holds; platforms subscribe to vehicles appearing later."""
 
-    client: VolterasClient
+    spec: ProviderSpec
+    client: VehicleProvider
     fleet: FleetCoordinator
     vehicles: dict[str, VehicleData] = field(default_factory=dict)
     _listeners: list[VehicleListener] = field(default_factory=list)
@@ -50,26 +62,35 @@ class EvCloudData:
     @callback
     def async_vehicle_added(self, vehicle: VehicleData) -> None:
         """Register a vehicle and let every platform create its entities."""
-        self.vehicles[vehicle.info.id] = vehicle
+        self.vehicles[vehicle.device_key] = vehicle
         for listener in list(self._listeners):
             listener(vehicle)
 
 
-def volteras_base_url(data: Mapping[str, Any]) -> str:
+def provider_spec(data: Mapping[str, Any]) -> ProviderSpec:
+    """The provider an entry (or a flow's input) is for."""
+    return get_provider(data[CONF_PROVIDER])
+
+
+def base_url(spec: ProviderSpec, data: Mapping[str, Any]) -> str:
     """The API root the entry's environment points at."""
-    environment = data.get(CONF_ENVIRONMENT)
-    if environment == ENVIRONMENT_SANDBOX:
-        return SANDBOX_URL
+    environment = data.get(CONF_ENVIRONMENT, spec.default_environment)
     if environment == ENVIRONMENT_CUSTOM:
         return str(data[CONF_URL]).rstrip("/")
-    return PRODUCTION_URL
+    return spec.environments.get(environment, spec.environments[spec.default_environment])
 
 
-def create_client(hass: HomeAssistant, data: Mapping[str, Any]) -> VolterasClient:
+def create_client(
+    hass: HomeAssistant, data: Mapping[str, Any], access_token: Any = None
+) -> VehicleProvider:
     """Build the provider client for entry data (or a config flow's input)."""
-    return VolterasClient(
+    spec = provider_spec(data)
+    return spec.create_client(
         async_get_clientsession(hass),
-        client_id=data[CONF_CLIENT_ID],
-        client_secret=data[CONF_CLIENT_SECRET],
-        base_url=volteras_base_url(data),
+        ClientConfig(
+            base_url=base_url(spec, data),
+            client_id=data[CONF_CLIENT_ID],
+            client_secret=data.get(CONF_CLIENT_SECRET, ""),
+            access_token=access_token,
+        ),
     )

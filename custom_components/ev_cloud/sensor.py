@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -20,6 +21,7 @@ from homeassistant.const import (
     UnitOfEnergy,
     UnitOfLength,
     UnitOfPower,
+    UnitOfTemperature,
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
@@ -27,7 +29,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
-from .model import ChargingState, CommandStatus, ConnectionStatus
+from .model import Capability, ChargingState, CommandStatus, ConnectionStatus
 from .runtime import EvCloudConfigEntry, VehicleData
 
 # Read-only: the coordinator does all the I/O.
@@ -51,8 +53,15 @@ def _last_command_attributes(vehicle: VehicleData) -> dict[str, Any] | None:
     return {
         "command": outcome.command.type.value,
         "value": outcome.command.value,
-        "failed_reason": outcome.reason,
+        # The neutral reason for automations, the provider's own code, and words for people.
+        "failed_reason": outcome.reason.value if outcome.reason else None,
+        "provider_code": outcome.code,
+        "message": outcome.message,
     }
+
+
+def _enum_value(value: StrEnum | None) -> str | None:
+    return value.value if value is not None else None
 
 
 def _polling_interval(vehicle: VehicleData) -> float | None:
@@ -80,13 +89,13 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
         key="charging_state",
         device_class=SensorDeviceClass.ENUM,
         options=[state.value for state in ChargingState],
-        value_fn=lambda v: v.coordinator.data.charging_state.value,
+        value_fn=lambda v: _enum_value(v.coordinator.data.charging_state),
     ),
     EvCloudSensorDescription(
         key="connection_status",
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in ConnectionStatus],
-        value_fn=lambda v: v.coordinator.data.connection_status.value,
+        value_fn=lambda v: _enum_value(v.coordinator.data.connection_status),
     ),
     EvCloudSensorDescription(
         key="charging_power",
@@ -107,6 +116,34 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
         key="time_to_full",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda v: v.coordinator.data.full_at,
+    ),
+    EvCloudSensorDescription(
+        key="energy_added",
+        capability=Capability.ENERGY_ADDED,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=SensorDeviceClass.ENERGY,
+        # Per charging session: a drop to a smaller value is a new session, never a negative.
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        value_fn=lambda v: v.coordinator.data.energy_added_kwh,
+    ),
+    EvCloudSensorDescription(
+        key="cabin_temperature",
+        capability=Capability.CABIN_TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda v: v.coordinator.data.cabin_temperature_c,
+    ),
+    EvCloudSensorDescription(
+        key="outside_temperature",
+        capability=Capability.OUTSIDE_TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda v: v.coordinator.data.outside_temperature_c,
     ),
     EvCloudSensorDescription(
         key="energy_remaining",

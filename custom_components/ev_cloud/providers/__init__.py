@@ -1,25 +1,41 @@
-"""Provider clients: one sub-package per cloud API, no Home Assistant imports."""
+"""Provider clients: one sub-package per cloud API, no Home Assistant imports, and their registry.
+
+The registry is the one place that lists providers. Everything outside `providers/` reaches a
+provider through its `ProviderSpec`, so adding one is a sub-package, an entry here, a config-flow
+branch and its translations.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final
 
-from ..model import Command, CommandExecution, VehicleInfo, VehicleState
+from .base import (
+    AccountIdentity,
+    ClientConfig,
+    ClientCredentialsAccount,
+    CredentialKind,
+    OAuth2Endpoints,
+    ProviderSpec,
+    VehicleProvider,
+)
+from .volteras import SPEC as VOLTERAS
+
+PROVIDERS: Final[dict[str, ProviderSpec]] = {spec.name: spec for spec in (VOLTERAS,)}
 
 
-class VehicleProvider(Protocol):
-    """What the integration needs from a cloud API."""
+def get_provider(name: str) -> ProviderSpec:
+    """The provider an entry was made for."""
+    return PROVIDERS[name]
 
-    async def async_get_vehicles(self) -> list[VehicleInfo]:
-        """Return every vehicle the credentials can see."""
 
-    async def async_get_state(self, vehicle: VehicleInfo) -> VehicleState:
-        """Read the vehicle's latest state without waking it."""
-
-    async def async_send_command(self, vehicle: VehicleInfo, command: Command) -> CommandExecution:
-        """Start a command; asynchronous providers answer PENDING."""
-
-    async def async_get_command_execution(
-        self, vehicle: VehicleInfo, execution: CommandExecution
-    ) -> CommandExecution:
-        """Read a pending command's progress."""
+__all__ = [
+    "PROVIDERS",
+    "AccountIdentity",
+    "ClientConfig",
+    "ClientCredentialsAccount",
+    "CredentialKind",
+    "OAuth2Endpoints",
+    "ProviderSpec",
+    "VehicleProvider",
+    "get_provider",
+]

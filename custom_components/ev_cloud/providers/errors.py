@@ -20,6 +20,14 @@ class AuthenticationError(ProviderError):
     """Credentials are wrong, revoked or expired beyond refresh: the user must act."""
 
 
+class PermissionDeniedError(ProviderError):
+    """The credentials are fine, but this one vehicle's data or commands are refused to them.
+
+    A car whose consent was withdrawn, or whose plan does not cover it: the user must reconnect
+    that car, not re-enter the credentials, and the other cars keep working.
+    """
+
+
 class RateLimitedError(ProviderError):
     """The provider asked us to slow down; `retry_after` is in seconds when it said."""
 

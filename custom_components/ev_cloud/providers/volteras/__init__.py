@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
-from .client import VolterasClient
-from .const import PRODUCTION_URL, SANDBOX_URL
+import aiohttp
 
-__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "VolterasClient"]
+from ...model import Capability
+from ..base import ClientConfig, CredentialKind, ProviderSpec
+from .client import VolterasClient
+from .const import BASE_CAPABILITIES, CLIMATE_SESSION, COMMAND_TIMEOUT, PRODUCTION_URL, SANDBOX_URL
+from .failures import failure_reason
+
+
+def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> VolterasClient:
+    return VolterasClient(
+        session,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        base_url=config.base_url,
+    )
+
+
+SPEC = ProviderSpec(
+    name="volteras",
+    credential_kind=CredentialKind.CLIENT_CREDENTIALS,
+    environments={"production": PRODUCTION_URL, "sandbox": SANDBOX_URL},
+    create_client=_create_client,
+    capabilities=BASE_CAPABILITIES | {Capability.CHARGE_PORT_CONTROL},
+    map_failure=failure_reason,
+    command_timeout=COMMAND_TIMEOUT,
+    climate_session=CLIMATE_SESSION,
+    supports_consent=True,
+)
+
+__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "SPEC", "VolterasClient"]

@@ -10,8 +10,17 @@ from typing import Any
 
 import aiohttp
 
-from ...model import Command, CommandExecution, CommandType, VehicleInfo, VehicleState
-from ..errors import AuthenticationError, InvalidInputError, ProviderError, TransientError
+from ...model import Command, CommandExecution, CommandType, VehicleInfo, VehicleState, log_hash
+from ..base import AccountIdentity
+from ..errors import (
+    AuthenticationError,
+    CommandFailedError,
+    InvalidInputError,
+    PermissionDeniedError,
+    ProviderError,
+    RateLimitedError,
+    TransientError,
+)
 from . import parse
 from .auth import TokenManager
 from .const import (
@@ -52,15 +61,24 @@ class VolterasClient:
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._now = now
         self._tokens = TokenManager(self._async_token_request, lambda: self._now().timestamp())
+        # Vehicle-list items already reported as unusable: logged once, not at every refresh.
+        self._skipped_items: set[str] = set()
         self.request_count = 0
 
     async def async_test_token(self) -> str:
         """Check the credentials; return the organisation they belong to."""
         body = await self._async_api("POST", TEST_TOKEN_PATH)
         organization_id = body.get("organizationId") if isinstance(body, dict) else None
-        if not isinstance(organization_id, str):
+        if not isinstance(organization_id, str) or not organization_id:
             raise TransientError("Malformed Volteras answer: no organizationId")
         return organization_id
+
+    async def async_identify(self) -> AccountIdentity:
+        """The organisation the credentials belong to; the API gives it an id but no name."""
+        organization_id = await self.async_test_token()
+        return AccountIdentity(
+            unique_id=organization_id, title=f"Volteras organisation {organization_id[:8]}"
+        )
 
     async def async_connect_account(self, return_url: str) -> str:
         """A consent link that brings the browser back to `return_url` with the result."""
@@ -79,19 +97,38 @@ class VolterasClient:
             raise TransientError("Malformed Volteras answer: no authenticationUrl")
         return url
 
-    async def async_get_vehicles(self, account_id: str | None = None) -> list[VehicleInfo]:
-        """Every vehicle of the organisation (or of one connected account), all pages."""
-        params: dict[str, str] = {"maxPageSize": str(PAGE_SIZE)}
-        if account_id is not None:
-            params["filter"] = json.dumps({"metadata.accountId": account_id})
+    async def async_get_vehicles(self) -> list[VehicleInfo]:
+        """Every vehicle of the organisation, all pages."""
+        return await self._async_list_vehicles({})
+
+    async def async_get_account_vehicles(self, account_id: str) -> list[VehicleInfo]:
+        """The vehicles one connected car-maker account brought."""
+        return await self._async_list_vehicles(
+            {"filter": json.dumps({"metadata.accountId": account_id})}
+        )
+
+    async def _async_list_vehicles(self, query: dict[str, str]) -> list[VehicleInfo]:
+        params = {"maxPageSize": str(PAGE_SIZE), **query}
         vehicles: list[VehicleInfo] = []
         while True:
             body = await self._async_api("GET", VEHICLES_PATH, params=params)
-            page, next_token = parse.vehicle_page(body)
+            page, skipped, next_token = parse.vehicle_page(body)
             vehicles.extend(page)
+            self._log_skipped(skipped)
             if not next_token:
                 return vehicles
             params["pageToken"] = next_token
+
+    def _log_skipped(self, skipped: list[parse.SkippedItem]) -> None:
+        for item in skipped:
+            if item.fingerprint in self._skipped_items:
+                continue
+            self._skipped_items.add(item.fingerprint)
+            _LOGGER.warning(
+                "Skipping a vehicle Volteras listed without usable data (%s); item %s",
+                item.problem,
+                log_hash(item.fingerprint),
+            )
 
     async def async_get_vehicle(self, vehicle_id: str) -> VehicleInfo:
         """One vehicle."""
@@ -133,7 +170,12 @@ class VolterasClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
     ) -> Any:
-        """An authenticated call; a refused token is renewed and the call retried once."""
+        """An authenticated call; a refused token is renewed and the call retried once.
+
+        Only the token endpoint can say the credentials are bad (`AuthenticationError`). A resource
+        that still refuses a freshly granted token, or answers 403 to a read, refuses this one
+        vehicle or resource (`PermissionDeniedError`): re-entering the credentials cannot fix it.
+        """
         for attempt in range(2):
             token = await self._tokens.async_access_token()
             try:
@@ -144,16 +186,26 @@ class VolterasClient:
                     json_body=json_body,
                     headers={"Authorization": f"Bearer {token}"},
                 )
-            except AuthenticationError:
+            except AuthenticationError as err:
                 self._tokens.invalidate(token)
                 if attempt:
-                    raise
+                    raise PermissionDeniedError(str(err), code=err.code) from err
+            except CommandFailedError as err:
+                if method == "GET":
+                    raise PermissionDeniedError(str(err), code=err.code) from err
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _async_token_request(self, form: dict[str, str]) -> Any:
-        return await self._async_request(
-            "POST", TOKEN_PATH, form=form, headers={"Authorization": self._basic_auth}
-        )
+        try:
+            return await self._async_request(
+                "POST", TOKEN_PATH, form=form, headers={"Authorization": self._basic_auth}
+            )
+        except (TransientError, RateLimitedError):
+            raise
+        except ProviderError as err:
+            # Any other refusal at the token endpoint is a refusal of the credentials.
+            raise AuthenticationError(str(err), code=err.code) from err
 
     async def _async_request(
         self,

@@ -46,3 +46,8 @@ BASE_CAPABILITIES: Final = frozenset(
 MOTORISED_CHARGE_PORT_MAKES: Final = frozenset({"TESLA"})
 
 KM_PER_MILE: Final = 1.609344
+
+# Volteras fails a command that stays PENDING for five minutes.
+COMMAND_TIMEOUT: Final = 300.0
+# Volteras cannot read climate back; car makers end a remote climate session after about this long.
+CLIMATE_SESSION: Final = 1800.0

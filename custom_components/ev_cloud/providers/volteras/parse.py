@@ -8,7 +8,9 @@ shape is wrong is a `TransientError`: the next poll may well be fine.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+import json
 from typing import Any
 
 from ...model import (
@@ -23,6 +25,9 @@ from ...model import (
 )
 from ..errors import TransientError
 from .const import BASE_CAPABILITIES, KM_PER_MILE, MOTORISED_CHARGE_PORT_MAKES
+
+# No AC charger delivers more than 22 kW (three-phase 32 A); above it the car must be on DC.
+AC_MAX_KW = 22.0
 
 _CHARGING_STATES = {
     "STARTING": ChargingState.STARTING,
@@ -88,8 +93,11 @@ def vehicle_info(raw: Any) -> VehicleInfo:
     """A `Vehicle` object as `VehicleInfo`."""
     vehicle = _mapping(raw, "vehicle")
     vehicle_id, vin, make = vehicle.get("id"), vehicle.get("vin"), vehicle.get("make")
-    if not (isinstance(vehicle_id, str) and isinstance(vin, str) and isinstance(make, str)):
-        raise TransientError("Malformed Volteras answer: vehicle without id, vin or make")
+    if not (isinstance(vehicle_id, str) and vehicle_id and isinstance(make, str) and make):
+        raise TransientError("Malformed Volteras answer: vehicle without id or make")
+    if not isinstance(vin, str) or not vin.strip():
+        # The document makes the VIN required; an item without one cannot be told apart later.
+        raise TransientError("Malformed Volteras answer: vehicle without VIN")
     metadata = vehicle.get("metadata")
     account_id = metadata.get("accountId") if isinstance(metadata, Mapping) else None
     capabilities = set(BASE_CAPABILITIES)
@@ -98,7 +106,7 @@ def vehicle_info(raw: Any) -> VehicleInfo:
     model, model_year = vehicle.get("model"), vehicle.get("modelYear")
     return VehicleInfo(
         id=vehicle_id,
-        vin=vin,
+        vin=vin.strip().upper(),
         make=make,
         model=model if isinstance(model, str) else None,
         model_year=model_year if isinstance(model_year, str) else None,
@@ -107,14 +115,38 @@ def vehicle_info(raw: Any) -> VehicleInfo:
     )
 
 
-def vehicle_page(raw: Any) -> tuple[list[VehicleInfo], str | None]:
-    """A `Page[Vehicle]`: the vehicles and the next page token."""
+@dataclass(frozen=True, kw_only=True)
+class SkippedItem:
+    """A vehicle-list item that could not be used, and why."""
+
+    fingerprint: str
+    problem: str
+
+
+def _fingerprint(item: Any) -> str:
+    if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+        return str(item["id"])
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+def vehicle_page(raw: Any) -> tuple[list[VehicleInfo], list[SkippedItem], str | None]:
+    """A `Page[Vehicle]`: the usable vehicles, the skipped items and the next page token.
+
+    One bad item must not hide every other car of the organisation, so it is skipped, not fatal.
+    """
     page = _mapping(raw, "vehicle page")
     results = page.get("results")
     if not isinstance(results, list):
         raise TransientError("Malformed Volteras answer: vehicle page without results")
+    vehicles: list[VehicleInfo] = []
+    skipped: list[SkippedItem] = []
+    for item in results:
+        try:
+            vehicles.append(vehicle_info(item))
+        except TransientError as err:
+            skipped.append(SkippedItem(fingerprint=_fingerprint(item), problem=str(err)))
     token = page.get("nextPageToken")
-    return [vehicle_info(item) for item in results], token if isinstance(token, str) else None
+    return vehicles, skipped, token if isinstance(token, str) and token else None
 
 
 def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
@@ -124,18 +156,12 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
         raise TransientError("Malformed Volteras answer: telemetry without id")
 
     charging_block = _block(telemetry, "chargingState")
-    charging_state = _CHARGING_STATES.get(
-        str(charging_block.get("chargingState")), ChargingState.UNKNOWN
-    )
-    known = charging_state is not ChargingState.UNKNOWN
+    charging_state = _CHARGING_STATES.get(str(charging_block.get("chargingState")))
+    known = charging_state is not None
     plugged_in = charging_state in _PLUGGED_STATES if known else None
     charging = charging_state in {ChargingState.CHARGING, ChargingState.STARTING} if known else None
-    # Volteras says whether a cable is in, not whether it carries AC or DC: never guess.
-    connection = (
-        ConnectionStatus.DISCONNECTED
-        if charging_state is ChargingState.DISCONNECTED
-        else ConnectionStatus.UNKNOWN
-    )
+    power = _number(_block(telemetry, "chargePowerLevel"))
+    connection = _connection_status(charging_state, power)
 
     remaining = _block(telemetry, "chargeRemainingTime")
     minutes = _number(remaining)
@@ -168,7 +194,7 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
         charging=charging,
         charge_port_open=port_open if isinstance(port_open, bool) else None,
         charge_limit=_number(_block(telemetry, "maxStateOfCharge")),
-        charging_power_kw=_number(_block(telemetry, "chargePowerLevel")),
+        charging_power_kw=power,
         charging_current_limit_a=_number(_block(telemetry, "chargeCurrentLimit")),
         full_at=full_at,
         energy_remaining_kwh=_number(_block(telemetry, "energyRemaining")),
@@ -176,6 +202,21 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
         longitude=_number(location, "longitude"),
         locked=locked if isinstance(locked, bool) else None,
     )
+
+
+def _connection_status(
+    charging_state: ChargingState | None, power_kw: float | None
+) -> ConnectionStatus | None:
+    """Volteras says whether a cable is in, not whether it carries AC or DC.
+
+    Only a power no AC charger can deliver proves DC; anything else plugged in stays unknown
+    rather than a guess.
+    """
+    if charging_state is ChargingState.DISCONNECTED:
+        return ConnectionStatus.DISCONNECTED
+    if charging_state is ChargingState.CHARGING and power_kw is not None and power_kw > AC_MAX_KW:
+        return ConnectionStatus.CONNECTED_DC
+    return None
 
 
 def command_execution(raw: Any, command_type: CommandType) -> CommandExecution:

@@ -1,0 +1,109 @@
+"""What every provider offers the integration, and how the registry describes a provider."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import aiohttp
+
+from ..model import Capability, Command, CommandExecution, FailureReason, VehicleInfo, VehicleState
+
+
+class VehicleProvider(Protocol):
+    """What the integration needs from a cloud API to read and command vehicles."""
+
+    async def async_get_vehicles(self) -> list[VehicleInfo]:
+        """Return every vehicle the credentials can see."""
+
+    async def async_get_state(self, vehicle: VehicleInfo) -> VehicleState:
+        """Read the vehicle's latest state without waking it."""
+
+    async def async_send_command(self, vehicle: VehicleInfo, command: Command) -> CommandExecution:
+        """Start a command; asynchronous providers answer PENDING."""
+
+    async def async_get_command_execution(
+        self, vehicle: VehicleInfo, execution: CommandExecution
+    ) -> CommandExecution:
+        """Read a pending command's progress."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountIdentity:
+    """Who the credentials belong to: the entry's unique id and a title a person recognises."""
+
+    unique_id: str
+    title: str
+
+
+class ClientCredentialsAccount(VehicleProvider, Protocol):
+    """A provider reached with client credentials, whose cars are connected through a consent link."""
+
+    async def async_identify(self) -> AccountIdentity:
+        """Check the credentials; say which account they belong to."""
+
+    async def async_connect_account(self, return_url: str) -> str:
+        """A consent link that brings the browser back to `return_url` with the result."""
+
+    async def async_get_account_vehicles(self, account_id: str) -> list[VehicleInfo]:
+        """The vehicles one connected car-maker account brought."""
+
+
+class CredentialKind(StrEnum):
+    """How a provider is signed in to."""
+
+    CLIENT_CREDENTIALS = "client_credentials"
+    OAUTH2_CODE = "oauth2_code"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OAuth2Endpoints:
+    """Where an authorization-code provider signs the user in, relative to its auth host."""
+
+    authorize_path: str
+    token_path: str
+    scopes: tuple[str, ...]
+    pkce: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """Everything a provider client is built from; the Home Assistant side fills it in."""
+
+    base_url: str
+    client_id: str
+    client_secret: str
+    # OAuth 2.0 code-flow providers get their token from Home Assistant's OAuth2 session.
+    access_token: Callable[[], Awaitable[str]] | None = None
+    extra: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderSpec:
+    """One cloud API as the integration sees it; the registry holds one per provider."""
+
+    name: str
+    credential_kind: CredentialKind
+    # Environment name → API root; "custom" (a URL the user types, e.g. the simulator) is
+    # always possible on top of these.
+    environments: Mapping[str, str]
+    create_client: Callable[[aiohttp.ClientSession, ClientConfig], VehicleProvider]
+    # The most any of its vehicles can do; each vehicle's own set is a subset.
+    capabilities: frozenset[Capability]
+    map_failure: Callable[[str | None], FailureReason]
+    # Entry-data and payload keys diagnostics must hide, beyond the shared ones.
+    redact_keys: frozenset[str] = frozenset()
+    # Seconds the provider itself keeps a command pending before it gives up.
+    command_timeout: float = 300.0
+    # Seconds a climate session lasts when the provider cannot say whether it still runs.
+    climate_session: float | None = None
+    oauth: OAuth2Endpoints | None = None
+    # Client-credentials providers whose cars are connected through a consent link.
+    supports_consent: bool = False
+
+    @property
+    def default_environment(self) -> str:
+        """The first environment listed: production."""
+        return next(iter(self.environments))
