@@ -76,7 +76,7 @@ def test_translations_match_strings() -> None:
     strings = load(INTEGRATION / "strings.json")
     assert load(INTEGRATION / "translations" / "en.json") == strings
     from custom_components.ev_cloud.binary_sensor import BINARY_SENSORS
-    from custom_components.ev_cloud.command import KNOWN_FAILED_REASONS
+    from custom_components.ev_cloud.model import FailureReason
     from custom_components.ev_cloud.number import NUMBERS
     from custom_components.ev_cloud.sensor import SENSORS
     from custom_components.ev_cloud.switch import SWITCHES
@@ -89,8 +89,12 @@ def test_translations_match_strings() -> None:
     ):
         for description in descriptions:
             assert description.key in strings["entity"][platform], description.key
-    for reason in KNOWN_FAILED_REASONS:
-        assert f"command_failed_{reason.lower()}" in strings["exceptions"]
+    for reason in FailureReason:
+        assert f"command_failed_{reason.value}" in strings["exceptions"]
+    # Every provider failure code lands on a translated neutral reason.
+    from custom_components.ev_cloud.providers.volteras.failures import FAILURE_REASONS
+
+    assert FailureReason.UNKNOWN not in FAILURE_REASONS.values()
 
 
 def test_icons_json() -> None:

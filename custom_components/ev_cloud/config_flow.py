@@ -122,6 +122,9 @@ def _vehicle_label(vehicle: VehicleInfo) -> str:
 class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     """Connects a provider account and picks the vehicles to show."""
 
+    # The OAuth2 helper refuses to build a flow without it; `domain=` above only registers.
+    DOMAIN = DOMAIN
+    DOMAIN = DOMAIN
     VERSION = CONFIG_VERSION
     MINOR_VERSION = 1
 

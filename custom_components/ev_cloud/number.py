@@ -43,7 +43,9 @@ NUMBERS: tuple[EvCloudNumberDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         device_class=NumberDeviceClass.BATTERY,
         mode=NumberMode.SLIDER,
-        range_fn=lambda info, state: (state and state.charge_limit_range) or info.charge_limit_range,
+        range_fn=lambda info, state: (
+            (state and state.charge_limit_range) or info.charge_limit_range
+        ),
         value_fn=lambda state: state.charge_limit,
     ),
     EvCloudNumberDescription(
@@ -160,9 +162,7 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
                     "step": f"{bounds.step:g}",
                 },
             )
-        await self.async_send(
-            Command(type=self.entity_description.command, value=snapped), snapped
-        )
+        await self.async_send(Command(type=self.entity_description.command, value=snapped), snapped)
 
     def on_command_executed(self, value: float) -> None:
         """Remember what we set when the car cannot report it."""

@@ -93,7 +93,9 @@ class EvCloudSwitch(EvCloudCommandEntity[bool], SwitchEntity, RestoreEntity):
         """Mark switches without read-back as assumed state."""
         super().__init__(vehicle, description)
         readback = description.readback
-        self._attr_assumed_state = readback is not None and readback not in vehicle.info.capabilities
+        self._attr_assumed_state = (
+            readback is not None and readback not in vehicle.info.capabilities
+        )
         session = vehicle.spec.climate_session
         self._session = timedelta(seconds=session) if session else None
 

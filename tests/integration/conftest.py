@@ -66,3 +66,8 @@ async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> Mo
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+def vehicle_key(sim: Simulator, vehicle_id: str) -> str:
+    """Device identifier and unique-id prefix of a simulated vehicle: provider and VIN."""
+    return f"volteras_{sim.volteras.vehicles[vehicle_id].vin}"

@@ -15,11 +15,13 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.ev_cloud.const import DOMAIN
+from custom_components.ev_cloud.model import log_hash
 from simulator import Simulator
 
 from .conftest import CLIENT_SECRET
 
 VW = "veh-vw-id4"
+VW_KEY = "volteras_WVGZZZE2ZNP000002"
 
 
 def pre_register(hass: HomeAssistant, entry: MockConfigEntry, domain: str, key: str) -> str:
@@ -27,7 +29,7 @@ def pre_register(hass: HomeAssistant, entry: MockConfigEntry, domain: str, key: 
     return (
         er.async_get(hass)
         .async_get_or_create(
-            domain, DOMAIN, f"{VW}_{key}", config_entry=entry, suggested_object_id=f"vw_{key}"
+            domain, DOMAIN, f"{VW_KEY}_{key}", config_entry=entry, suggested_object_id=f"vw_{key}"
         )
         .entity_id
     )
@@ -73,7 +75,7 @@ async def test_no_secrets_in_debug_log(
     caplog.set_level(logging.DEBUG)
     await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
-    switch = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{VW}_charging")
+    switch = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{VW_KEY}_charge")
     with pytest.raises(HomeAssistantError):
         await hass.services.async_call(
             "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
@@ -84,8 +86,10 @@ async def test_no_secrets_in_debug_log(
     simulator.volteras.revoke_tokens()
     await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
-    assert "veh-vw-id4" in caplog.text  # the log is really captured
+    # The log is really captured, and names the car by a hash only.
+    assert f"vehicle {log_hash(VW_KEY.removeprefix('volteras_'))}" in caplog.text
     secrets = [CLIENT_SECRET, *(v.vin for v in simulator.volteras.vehicles.values())]
+    secrets += list(simulator.volteras.vehicles)
     secrets += issued_tokens
     assert issued_tokens
     for secret in secrets:

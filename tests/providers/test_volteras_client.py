@@ -22,6 +22,7 @@ from custom_components.ev_cloud.providers.errors import (
     CommandInProgressError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     ProviderError,
     RateLimitedError,
     TransientError,
@@ -96,11 +97,12 @@ async def test_revoked_token_is_renewed_once(client: VolterasClient, simulator: 
     assert token_requests(simulator) == 2
 
 
-async def test_second_401_is_an_authentication_error(
+async def test_second_401_at_a_resource_is_a_permission_error(
     client: VolterasClient, simulator: Simulator
 ) -> None:
+    """The token endpoint granted a token, the resource still refuses it: not the credentials."""
     simulator.faults.set("unauthorized", path="/test-token")
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(PermissionDeniedError):
         await client.async_test_token()
     assert simulator.volteras.request_log.count(("POST", "/v1/oauth2/test-token")) == 2
 
@@ -184,7 +186,7 @@ async def test_pagination_and_account_filter(client: VolterasClient, simulator: 
     assert len({v.id for v in vehicles}) == 153
     assert simulator.volteras.request_log.count(("GET", "/v1/vehicles")) == 2
 
-    only = await client.async_get_vehicles(account_id=account)
+    only = await client.async_get_account_vehicles(account)
     assert len(only) == 150
     assert {v.account_id for v in only} == {account}
 
@@ -207,7 +209,8 @@ async def test_state_while_charging(client: VolterasClient, clock: Clock) -> Non
     assert state.charging is True
     assert state.plugged_in is True
     assert state.charging_state is ChargingState.CHARGING
-    assert state.connection_status is ConnectionStatus.UNKNOWN
+    # Plugged in at 11 kW: AC or DC cannot be told, so the status is unknown (None), not a guess.
+    assert state.connection_status is None
     assert state.battery_level == 52.0
     assert state.charge_limit == 80
     assert state.charging_power_kw == 11.0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from custom_components.ev_cloud.model import ChargingState, CommandStatus, CommandType
+from custom_components.ev_cloud.model import CommandStatus, CommandType, ConnectionStatus
 from custom_components.ev_cloud.providers.errors import TransientError
 from custom_components.ev_cloud.providers.volteras import parse
 
@@ -31,7 +31,7 @@ def test_all_null_telemetry() -> None:
         NOW,
     )
     assert state.battery_level is None
-    assert state.charging_state is ChargingState.UNKNOWN
+    assert state.charging_state is None
     assert state.plugged_in is None
     assert state.charging is None
     assert state.charge_port_open is None
@@ -53,7 +53,7 @@ def test_miles_and_invalid_values() -> None:
     )
     assert state.range_km == pytest.approx(160.9344)
     assert state.odometer_km is None
-    assert state.charging_state is ChargingState.UNKNOWN
+    assert state.charging_state is None
     assert state.reported_at == datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
 
 
@@ -63,17 +63,52 @@ def test_malformed_telemetry(body: object) -> None:
         parse.vehicle_state(body, NOW)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"results": None},
-        {"results": [{"id": "x"}]},
-        {"results": [{"id": 1, "vin": "v", "make": "m"}]},
-    ],
-)
+@pytest.mark.parametrize("body", [None, [], {"results": None}, {"results": {}}])
 def test_malformed_vehicle_page(body: object) -> None:
     with pytest.raises(TransientError):
         parse.vehicle_page(body)
+
+
+def test_bad_vehicle_items_are_skipped_not_fatal() -> None:
+    """One item without a VIN or with bad fields must not hide the organisation's other cars."""
+    good = {"id": "v1", "vin": " wvgzzze2znp000002 ", "make": "VOLKSWAGEN", "metadata": {}}
+    vehicles, skipped, token = parse.vehicle_page(
+        {
+            "results": [
+                {"id": "x"},
+                {"id": 1, "vin": "v", "make": "m"},
+                {"id": "v2", "vin": "", "make": "KIA"},
+                good,
+                "garbage",
+            ],
+            "nextPageToken": "",
+        }
+    )
+    assert [v.id for v in vehicles] == ["v1"]
+    assert vehicles[0].vin == "WVGZZZE2ZNP000002"
+    assert vehicles[0].key == "WVGZZZE2ZNP000002"
+    assert len(skipped) == 4
+    assert {item.fingerprint for item in skipped} >= {"x", "v2"}
+    assert token is None
+
+
+def test_connection_status_is_derived_only_where_the_data_proves_it() -> None:
+    """Above 22 kW no AC charger can deliver: DC. Plugged in at lower power: unknown."""
+
+    def status(charging_state: str, power: float | None) -> object:
+        return parse.vehicle_state(
+            {
+                "id": "v1",
+                "chargingState": {"chargingState": charging_state},
+                "chargePowerLevel": {"value": power},
+            },
+            NOW,
+        ).connection_status
+
+    assert status("CHARGING", 50.0) is ConnectionStatus.CONNECTED_DC
+    assert status("CHARGING", 11.0) is None
+    assert status("COMPLETE", None) is None
+    assert status("DISCONNECTED", None) is ConnectionStatus.DISCONNECTED
 
 
 def test_execution_without_status_is_pending() -> None:

@@ -201,7 +201,7 @@ class VolterasClient:
             return await self._async_request(
                 "POST", TOKEN_PATH, form=form, headers={"Authorization": self._basic_auth}
             )
-        except (TransientError, RateLimitedError):
+        except TransientError, RateLimitedError:
             raise
         except ProviderError as err:
             # Any other refusal at the token endpoint is a refusal of the credentials.
