@@ -11,6 +11,7 @@ class FaultKind(StrEnum):
     """What can go wrong, as users meet it."""
 
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     INTERNAL_RATE_LIMITED = "internal_rate_limited"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"

@@ -130,6 +130,7 @@ class Simulator:
             case _:
                 code, status, message = {
                     FaultKind.UNAUTHORIZED: ("AUTHENTICATION_ERROR", 401, "Unauthorized."),
+                    FaultKind.FORBIDDEN: ("NOT_PERMITTED", 403, "Not permitted."),
                     FaultKind.INTERNAL_RATE_LIMITED: (
                         "INTERNAL_RATE_LIMITED",
                         429,

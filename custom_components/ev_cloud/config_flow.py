@@ -124,7 +124,6 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     # The OAuth2 helper refuses to build a flow without it; `domain=` above only registers.
     DOMAIN = DOMAIN
-    DOMAIN = DOMAIN
     VERSION = CONFIG_VERSION
     MINOR_VERSION = 1
 
@@ -198,13 +197,26 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             if (error := _url_error(url)) is not None:
                 errors[CONF_URL] = error
             elif not (errors := await self._async_check()):
-                if self.source == SOURCE_RECONFIGURE:
-                    return self._async_finish_reconfigure()
                 return await self._async_step_after_login()
+            elif errors["base"] == "invalid_auth":
+                # The URL answered but refused the credentials: only their own form can fix them.
+                return self._async_show_credentials(errors)
         return self.async_show_form(
             step_id="custom_url",
             data_schema=self.add_suggested_values_to_schema(URL_SCHEMA, user_input or {}),
             errors=errors,
+        )
+
+    def _async_show_credentials(self, errors: dict[str, str]) -> ConfigFlowResult:
+        """The credentials form of this flow again, filled in except for the secret."""
+        reconfigure = self.source == SOURCE_RECONFIGURE
+        return self.async_show_form(
+            step_id="reconfigure_credentials" if reconfigure else "credentials",
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(self.spec), _suggested(self._data)
+            ),
+            errors=errors,
+            description_placeholders=None if reconfigure else {"provider": self.spec.name.title()},
         )
 
     def _credentials_data(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -287,7 +299,8 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         try:
             return_url = f"{self._base_url()}{CALLBACK_PATH}?{urlencode({'state': state})}"
         except NoURLAvailableError:
-            return self.async_abort(reason="no_url_available")
+            # Our own text: the OAuth2 base class would send this reason to Home Assistant's.
+            return self.async_abort(reason="no_url_available", translation_domain=DOMAIN)
         try:
             self._consent_url = await self._client.async_connect_account(return_url)
         except ProviderError:

@@ -103,6 +103,8 @@ class ConsentCallbackView(HomeAssistantView):
                 },
             )
         except UnknownFlow:
+            # Nothing was done: reloading the tab must not show the "done" page.
+            self._redeemed.pop(claims["nonce"], None)
             return web.Response(
                 status=HTTPStatus.BAD_REQUEST, text="This set-up is no longer in progress."
             )

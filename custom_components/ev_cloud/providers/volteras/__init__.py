@@ -6,6 +6,7 @@ import aiohttp
 
 from ...model import Capability
 from ..base import ClientConfig, CredentialKind, ProviderSpec
+from . import const
 from .client import VolterasClient
 from .const import BASE_CAPABILITIES, CLIMATE_SESSION, COMMAND_TIMEOUT, PRODUCTION_URL, SANDBOX_URL
 from .failures import failure_reason
@@ -17,6 +18,7 @@ def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> Volt
         client_id=config.client_id,
         client_secret=config.client_secret,
         base_url=config.base_url,
+        request_timeout=const.REQUEST_TIMEOUT,
     )
 
 

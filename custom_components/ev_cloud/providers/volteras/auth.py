@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AuthenticationError, TransientError
@@ -22,8 +22,9 @@ type TokenRequest = Callable[[dict[str, str]], Awaitable[Any]]
 class Token:
     """An access token and what renews it."""
 
-    access_token: str
-    refresh_token: str | None
+    # Never in a repr: a token object in a log line or a traceback must not leak them.
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     expires_at: float
 
 

@@ -14,6 +14,8 @@ TEST_TOKEN_PATH: Final = "/v1/oauth2/test-token"  # noqa: S105 - a path, not a s
 CONNECT_PATH: Final = "/v1/accounts:connect"
 VEHICLES_PATH: Final = "/v1/vehicles"
 
+# Seconds one HTTP request may take before it counts as a passing failure.
+REQUEST_TIMEOUT: Final = 30.0
 # Renew this long before the access token expires, so no request races its expiry.
 TOKEN_REFRESH_MARGIN: Final = 60.0
 PAGE_SIZE: Final = 100
