@@ -30,6 +30,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 # Before Home Assistant's loader runs: our custom_components package must be the one imported.
 import custom_components.ev_cloud  # noqa: F401
 from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
+from custom_components.ev_cloud.coordinator import VehicleCoordinator
+from custom_components.ev_cloud.runtime import VehicleData
 from simulator import Simulator
 
 DAY_START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -72,12 +74,30 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
+def vehicle_data(hass: HomeAssistant, vehicle_id: str) -> VehicleData:
+    """The loaded vehicle with this provider id."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        vehicles: dict[str, VehicleData] = entry.runtime_data.vehicles
+        for vehicle in vehicles.values():
+            if vehicle.info.id == vehicle_id:
+                return vehicle
+    raise RuntimeError(f"vehicle {vehicle_id} is not loaded")
+
+
 def entity_id(hass: HomeAssistant, domain: str, vehicle_id: str, key: str) -> str:
-    """Entity id from our unique id scheme."""
-    found = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"{vehicle_id}_{key}")
+    """Entity id from our unique id scheme (provider, VIN, key)."""
+    unique_id = f"{vehicle_data(hass, vehicle_id).device_key}_{key}"
+    found = er.async_get(hass).async_get_entity_id(domain, DOMAIN, unique_id)
     if found is None:
         raise RuntimeError(f"no {domain} {key} for {vehicle_id}")
     return found
+
+
+def next_read(coordinator: VehicleCoordinator, now: datetime) -> datetime:
+    """The regular read, or the earlier one a command asked for."""
+    regular = now + (coordinator.update_interval or timedelta(minutes=1))
+    extra = coordinator.extra_read_at
+    return min(regular, extra) if extra is not None and extra > now else regular
 
 
 async def simulated_day(hass: HomeAssistant) -> tuple[Counter[str], dict[str, int]]:
@@ -95,9 +115,9 @@ async def simulated_day(hass: HomeAssistant) -> tuple[Counter[str], dict[str, in
             sim.volteras.vehicles[vehicle_id].charge_limit = 80
             entry = entry_for(sim, others)
             await setup_entry(hass, entry)
-            vehicle = entry.runtime_data.vehicles[vehicle_id]
+            vehicle = vehicle_data(hass, vehicle_id)
             coordinator, fleet = vehicle.coordinator, entry.runtime_data.fleet
-            charging_switch = entity_id(hass, "switch", vehicle_id, "charging")
+            charging_switch = entity_id(hass, "switch", vehicle_id, "charge")
             climate_switch = entity_id(hass, "switch", vehicle_id, "climate")
 
             events = [(PLUG_IN_AT, "plug_in"), (CLIMATE_AT, "climate")]
@@ -121,7 +141,7 @@ async def simulated_day(hass: HomeAssistant) -> tuple[Counter[str], dict[str, in
                         await hass.services.async_call(
                             "switch", "turn_on", {"entity_id": climate_switch}, blocking=True
                         )
-                    next_poll = now + (coordinator.update_interval or timedelta(minutes=1))
+                    next_poll = min(next_poll, next_read(coordinator, now))
                     continue
                 if next_fleet == now:
                     await fleet.async_refresh()
@@ -137,7 +157,7 @@ async def simulated_day(hass: HomeAssistant) -> tuple[Counter[str], dict[str, in
                         else "parked"
                     )
                     polls[phase] += 1
-                    next_poll = now + (coordinator.update_interval or timedelta(minutes=1))
+                    next_poll = next_read(coordinator, now)
             counters = {
                 "final_soc": round(sim.volteras.vehicles[vehicle_id].soc),
                 "polls_parked": polls["parked"],
@@ -160,8 +180,8 @@ async def command_round_trips(
         entry = entry_for(sim, others)
         await setup_entry(hass, entry)
         calls = [
-            ("start charging", "switch", "turn_on", "charging", {}),
-            ("stop charging", "switch", "turn_off", "charging", {}),
+            ("start charging", "switch", "turn_on", "charge", {}),
+            ("stop charging", "switch", "turn_off", "charge", {}),
             ("set charge limit", "number", "set_value", "charge_limit", {"value": 85}),
             ("climate on", "switch", "turn_on", "climate", {}),
             ("lock doors", "lock", "lock", "door_lock", {}),

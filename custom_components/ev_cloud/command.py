@@ -32,7 +32,6 @@ from .providers.errors import (
     PermissionDeniedError,
     ProviderError,
     RateLimitedError,
-    TransientError,
     VehicleUnavailableError,
 )
 
@@ -110,6 +109,7 @@ class _Request:
 @dataclass
 class _Slot:
     waiting: _Request | None = None
+    # The task sending this slot's requests; done (or None) when nothing waits.
     worker: asyncio.Task[None] | None = None
 
 
@@ -152,7 +152,8 @@ class CommandRunner:
                 command_error(FailureReason.SUPERSEDED, None, self._vehicle.display_name)
             )
         slot.waiting = request
-        if slot.worker is None:
+        # A worker started eagerly may already have finished before it was stored: check `done`.
+        if slot.worker is None or slot.worker.done():
             slot.worker = self._start_task(
                 self._async_work(slot), f"ev_cloud {command.type.slot} commands"
             )
@@ -191,8 +192,6 @@ class CommandRunner:
                     )
             slot.waiting = None
             raise
-        finally:
-            slot.worker = None
 
     async def _async_run(self, command: Command) -> None:
         name = self._vehicle.display_name
@@ -232,8 +231,8 @@ class CommandRunner:
         """Send, then follow a pending command until it settles or its deadline passes.
 
         Only a refused send or an execution the provider reports FAILED is a failure: a server
-        error, time-out or rate limit while following says nothing about the car, so the
-        command is followed on until its own deadline.
+        error, time-out, rate limit or refused read while following says nothing about the car,
+        so the command is followed on until its own deadline.
         """
         execution = await self._provider.async_send_command(self._vehicle, command)
         loop = asyncio.get_running_loop()
@@ -254,11 +253,14 @@ class CommandRunner:
                 if loop.time() + wait >= deadline:
                     raise _FollowTimeoutError from err
                 await asyncio.sleep(wait)
-            except TransientError as err:
+            except AuthenticationError:
+                # No token can be had any more: following is over, and the user must act.
+                raise
+            except ProviderError as err:
+                # A server error, time-out, malformed answer or a refused read of the execution
+                # says nothing about whether the car carries the command out: keep following.
                 LOGGER.debug(
-                    "Still following a command for %s after a passing error: %s",
-                    self._vehicle.log_name,
-                    err,
+                    "Still following a command for %s after: %s", self._vehicle.log_name, err
                 )
         return execution
 

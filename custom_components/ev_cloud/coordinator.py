@@ -46,9 +46,6 @@ if TYPE_CHECKING:
 # How long after a command the car is watched closely: its effect (charging ramping up, the
 # port opening) shows in the next readings.
 ACTIVE_AFTER_COMMAND = timedelta(minutes=10)
-# After a confirmed command, read the car this soon (providers refresh their data about once a
-# minute), unless a read is due earlier anyway.
-READ_AFTER_COMMAND = timedelta(seconds=60)
 # The vehicle list changes when the owner connects or removes a car: rarely.
 FLEET_INTERVAL = timedelta(hours=1)
 # When a rate limit gives no reset time.
@@ -140,10 +137,10 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
 
     @callback
     def note_command(self) -> None:
-        """A command was confirmed: watch the car closely and read it soon, never later."""
+        """A command was confirmed: read the car within the active pace, never later than planned."""
         now = dt_util.utcnow()
         self._commanded_at = now
-        wanted = now + READ_AFTER_COMMAND
+        wanted = now + self.policy.active
         if self._backoff_until is not None and wanted < self._backoff_until:
             wanted = self._backoff_until
         if wanted >= self.next_read_at:
@@ -153,6 +150,11 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         self._cancel_extra_read()
         self._extra_read_at = wanted
         self._extra_read = async_track_point_in_utc_time(self.hass, self._async_extra_read, wanted)
+
+    @property
+    def extra_read_at(self) -> datetime | None:
+        """When the read a command asked for happens, if one is planned before the regular one."""
+        return self._extra_read_at
 
     async def _async_extra_read(self, _now: datetime) -> None:
         self._extra_read = self._extra_read_at = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -100,7 +101,7 @@ async def test_commands_never_postpone_reads(
                 blocking=True,
             )
     assert len(read_minutes) >= 12
-    gaps = [b - a for a, b in zip(read_minutes, read_minutes[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(read_minutes)]
     assert max(gaps) <= 5
 
 

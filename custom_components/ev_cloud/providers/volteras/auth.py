@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import AuthenticationError, TransientError
 from .const import TOKEN_REFRESH_MARGIN
+from .parse import finite_number
 
 type TokenRequest = Callable[[dict[str, str]], Awaitable[Any]]
 
@@ -75,10 +76,11 @@ class TokenManager:
         access_token = body.get("access_token")
         expires_in = body.get("expires_in")
         refresh_token = body.get("refresh_token")
-        if not isinstance(access_token, str) or not isinstance(expires_in, int | float):
+        lifetime = finite_number(expires_in)
+        if not isinstance(access_token, str) or lifetime is None:
             raise TransientError("Malformed Volteras token answer")
         return Token(
             access_token=access_token,
             refresh_token=refresh_token if isinstance(refresh_token, str) else None,
-            expires_at=self._clock() + float(expires_in),
+            expires_at=self._clock() + lifetime,
         )

@@ -228,8 +228,7 @@ class VolterasClient:
                 headers=headers,
                 timeout=self._timeout,
             ) as response:
-                text = await response.text()
-                body = _decode(text)
+                body = _decode(await response.read())
                 if response.status >= 400:
                     raise error_from_response(
                         response.status, body, response.headers.get("Retry-After")
@@ -249,12 +248,13 @@ class VolterasClient:
 _MALFORMED = object()
 
 
-def _decode(text: str) -> Any:
-    if not text:
+def _decode(raw: bytes) -> Any:
+    if not raw:
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(raw)
+    except ValueError, RecursionError:
+        # Not JSON, not UTF-8 (UnicodeDecodeError is a ValueError) or nested beyond reason.
         return _MALFORMED
 
 

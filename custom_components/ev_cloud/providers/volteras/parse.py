@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import json
+import math
 from typing import Any
 
 from ...model import (
@@ -26,6 +27,8 @@ from ...model import (
 from ..errors import TransientError
 from .const import BASE_CAPABILITIES, KM_PER_MILE, MOTORISED_CHARGE_PORT_MAKES
 
+# A week: no charge takes longer; a larger "remaining time" is noise, not a finish time.
+MAX_REMAINING_MINUTES = 7 * 24 * 60
 # No AC charger delivers more than 22 kW (three-phase 32 A); above it the car must be on DC.
 AC_MAX_KW = 22.0
 
@@ -65,10 +68,18 @@ def _block(telemetry: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _number(block: Mapping[str, Any], key: str = "value") -> float | None:
-    value = block.get(key)
+    return finite_number(block.get(key))
+
+
+def finite_number(value: Any) -> float | None:
+    """A JSON number as a finite float; booleans, huge integers and infinities are not readings."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -167,7 +178,7 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
     minutes = _number(remaining)
     remaining_at = _timestamp(remaining.get("timestamp"))
     full_at = (
-        remaining_at + timedelta(minutes=minutes)
+        _finish_time(remaining_at, minutes)
         if charging and minutes is not None and remaining_at is not None
         else None
     )
@@ -202,6 +213,16 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
         longitude=_number(location, "longitude"),
         locked=locked if isinstance(locked, bool) else None,
     )
+
+
+def _finish_time(reported_at: datetime, minutes: float) -> datetime | None:
+    """When charging ends; a negative or absurd remaining time gives none rather than a crash."""
+    if not 0 <= minutes <= MAX_REMAINING_MINUTES:
+        return None
+    try:
+        return reported_at + timedelta(minutes=minutes)
+    except OverflowError:
+        return None
 
 
 def _connection_status(
