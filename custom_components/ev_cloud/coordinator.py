@@ -34,6 +34,7 @@ from .model import VehicleInfo, VehicleState
 from .providers import VehicleProvider
 from .providers.errors import (
     AuthenticationError,
+    NotFoundError,
     PermissionDeniedError,
     ProviderError,
     RateLimitedError,
@@ -57,12 +58,16 @@ def auth_failed() -> ConfigEntryAuthFailed:
     return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
 
 
-def update_failed(err: ProviderError) -> UpdateFailed:
-    """A reading failed for a reason that may pass; say which in words."""
+def update_failed(err: ProviderError, retry_in: timedelta) -> UpdateFailed:
+    """A reading failed for a reason that may pass; say why in words and when the next try is."""
+    key = "update_failed_not_found" if isinstance(err, NotFoundError) else "update_failed"
     return UpdateFailed(
         translation_domain=DOMAIN,
-        translation_key="update_failed",
-        translation_placeholders={"error": err.code or type(err).__name__},
+        translation_key=key,
+        translation_placeholders={
+            "code": err.code or "no valid answer",
+            "retry_in": str(round(retry_in.total_seconds())),
+        },
     )
 
 
@@ -184,7 +189,9 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             self._raise_access_issue()
             self._set_interval(self.policy.idle)
             raise UpdateFailed(
-                translation_domain=DOMAIN, translation_key="vehicle_access_denied"
+                translation_domain=DOMAIN,
+                translation_key="vehicle_access_denied",
+                translation_placeholders={"retry_in": str(round(self.policy.idle.total_seconds()))},
             ) from err
         except VehicleUnavailableError as err:
             self._set_interval(self.policy.idle)
@@ -196,7 +203,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             return replace(self.data, asleep=True, fetched_at=dt_util.utcnow())
         except ProviderError as err:
             self._set_interval(self.policy.active)
-            raise update_failed(err) from err
+            raise update_failed(err, self.policy.active) from err
         if self._backoff_until is not None:
             LOGGER.info("Rate limit for %s lifted", self.vehicle.log_name)
             self._backoff_until = None
@@ -262,4 +269,4 @@ class FleetCoordinator(DataUpdateCoordinator[list[VehicleInfo]]):
         except RateLimitedError as err:
             raise rate_limited(err.retry_after or DEFAULT_RETRY_AFTER) from err
         except ProviderError as err:
-            raise update_failed(err) from err
+            raise update_failed(err, FLEET_INTERVAL) from err

@@ -133,6 +133,9 @@ async def test_outage_then_recovery(
         in record.getMessage()
     ]
     assert len(failures) == 1
+    # Words and the real next attempt, no internal class names.
+    assert "Error" not in failures[0].getMessage().split(":", 1)[1]
+    assert "trying again in 300 seconds" in failures[0].getMessage()
 
     simulator.faults.clear()
     await advance(hass, freezer, timedelta(hours=1))
