@@ -10,6 +10,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from . import oauth
 from .faults import Fault, FaultInjector, FaultKind
 from .volteras import payloads, routes
 from .volteras.fleet import VolterasCloud
@@ -45,6 +46,7 @@ class Simulator:
         self.volteras = VolterasCloud(
             now=self.now, command_delay=command_delay, token_lifetime=token_lifetime
         )
+        self.oauth = oauth.OAuthServer(now=self.now, token_lifetime=token_lifetime)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -62,6 +64,7 @@ class Simulator:
         app = web.Application(middlewares=[self._fault_middleware, self._error_middleware])
         app[routes.CLOUD] = self.volteras
         routes.add_routes(app)
+        oauth.add_routes(app, self.oauth)
         app.router.add_get("/_sim/state", self._admin_state)
         app.router.add_post("/_sim/faults", self._admin_set_fault)
         app.router.add_delete("/_sim/faults", self._admin_clear_faults)
@@ -106,6 +109,9 @@ class Simulator:
 
     @web.middleware
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(oauth.PREFIX):
+            fault = self.faults.take(request.method, request.path)
+            return await handler(request) if fault is None else self._fault_response(fault)
         if not request.path.startswith("/v1/"):
             return await handler(request)
         self.volteras.request_log.append((request.method, _path_template(request)))

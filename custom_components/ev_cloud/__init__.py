@@ -14,6 +14,8 @@ from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .migration import async_migrate_entry
 from .model import CommandStatus, VehicleInfo
+from .oauth import async_token_getter
+from .providers import CredentialKind
 from .runtime import (
     EvCloudConfigEntry,
     EvCloudData,
@@ -50,7 +52,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     other cars from loading.
     """
     spec = provider_spec(entry.data)
-    client = create_client(hass, entry.data)
+    access_token = (
+        async_token_getter(hass, entry, spec)
+        if spec.credential_kind is CredentialKind.OAUTH2_CODE
+        else None
+    )
+    client = create_client(hass, entry.data, access_token)
     fleet = FleetCoordinator(hass, entry, client)
     await fleet.async_config_entry_first_refresh()
 

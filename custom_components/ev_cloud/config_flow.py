@@ -22,7 +22,10 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import callback
-from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    AbstractOAuth2FlowHandler,
+    async_get_redirect_uri,
+)
 from homeassistant.helpers.http import current_request
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.selector import (
@@ -57,7 +60,15 @@ from .const import (
     LOGGER,
 )
 from .model import VehicleInfo
-from .providers import PROVIDERS, ClientCredentialsAccount, ProviderSpec, get_provider
+from .oauth import async_register, async_token_getter
+from .providers import (
+    PROVIDERS,
+    AccountProvider,
+    ClientCredentialsAccount,
+    CredentialKind,
+    ProviderSpec,
+    get_provider,
+)
 from .providers.errors import AuthenticationError, PermissionDeniedError, ProviderError
 from .runtime import EvCloudConfigEntry, create_client
 
@@ -161,8 +172,14 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         """Choose the cloud the car is reached through."""
         if user_input is not None:
             self._spec = get_provider(user_input[CONF_PROVIDER])
+            if self._uses_oauth:
+                return await self.async_step_oauth_app()
             return await self.async_step_credentials()
         return self.async_show_form(step_id="user", data_schema=_provider_schema())
+
+    @property
+    def _uses_oauth(self) -> bool:
+        return self.spec.credential_kind is CredentialKind.OAUTH2_CODE
 
     # Client-credentials branch (Volteras) ------------------------------------------------------
 
@@ -196,6 +213,8 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             self._data[CONF_URL] = url
             if (error := _url_error(url)) is not None:
                 errors[CONF_URL] = error
+            elif self._uses_oauth:
+                return await self._async_start_oauth()
             elif not (errors := await self._async_check()):
                 return await self._async_step_after_login()
             elif errors["base"] == "invalid_auth":
@@ -376,16 +395,99 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     # OAuth 2.0 code-flow branch ----------------------------------------------------------------
 
+    async def async_step_oauth_app(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The user's own developer app at the car maker, then its sign-in page."""
+        if user_input is not None:
+            self._data = self._credentials_data(user_input)
+            if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
+                return await self.async_step_custom_url()
+            return await self._async_start_oauth()
+        return self.async_show_form(
+            step_id="oauth_app",
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(self.spec), _suggested(self._data)
+            ),
+            description_placeholders={
+                "provider": self.spec.name.title(),
+                "redirect_uri": self._redirect_uri(),
+            },
+        )
+
+    def _redirect_uri(self) -> str:
+        """The callback the developer app must allow; shown so the user can paste it."""
+        try:
+            return async_get_redirect_uri(self.hass)
+        except NoURLAvailableError:
+            return "<your Home Assistant URL>/auth/external/callback"
+
+    @property
+    def extra_authorize_data(self) -> dict[str, Any]:
+        """The scopes the provider's API needs."""
+        if self._spec is None or self._spec.oauth is None:
+            return {}
+        return {"scope": " ".join(self._spec.oauth.scopes)}
+
+    async def _async_start_oauth(self) -> ConfigFlowResult:
+        implementation = async_register(self.hass, self.spec, self._data)
+        return await self.async_step_pick_implementation({"implementation": implementation.domain})
+
     async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
-        """Signed in through the provider; Home Assistant's OAuth2 helper calls this."""
-        return self.async_abort(reason="not_supported")  # pragma: no cover - no such provider yet
+        """Signed in: find whose account it is, then (new entries) choose the vehicles."""
+        self._data.update(data)
+        token = str(data["token"]["access_token"])
+
+        async def access_token() -> str:
+            return token
+
+        client = cast("AccountProvider", create_client(self.hass, self._data, access_token))
+        try:
+            identity = await client.async_identify()
+            await self.async_set_unique_id(identity.unique_id, raise_on_progress=False)
+            if self.source != SOURCE_USER:
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                entry = self._get_reauth_or_reconfigure_entry()
+                excluded = entry.data.get(CONF_EXCLUDED_VEHICLES, [])
+                return self.async_update_reload_and_abort(
+                    entry, data={**self._data, CONF_EXCLUDED_VEHICLES: excluded}
+                )
+            self._abort_if_unique_id_configured()
+            self._vehicles = await client.async_get_vehicles()
+        except AuthenticationError, PermissionDeniedError:
+            return self.async_abort(reason="oauth_unauthorized")
+        except ProviderError:
+            return self.async_abort(reason="cannot_connect")
+        if not self._vehicles:
+            return self.async_abort(reason="no_vehicles")
+        self._title = identity.title
+        return await self.async_step_vehicles()
+
+    def _get_reauth_or_reconfigure_entry(self) -> EvCloudConfigEntry:
+        if self.source == SOURCE_RECONFIGURE:
+            return self._get_reconfigure_entry()
+        return self._get_reauth_entry()
 
     # Reauth, reconfigure --------------------------------------------------------------------------
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The stored secret stopped working."""
+        """The stored secret (or, for OAuth providers, the sign-in) stopped working."""
         self._spec = get_provider(entry_data[CONF_PROVIDER])
+        if self._uses_oauth:
+            return await self.async_step_reauth_oauth()
         return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_oauth(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Sign in to the same account again with the stored developer app."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="reauth_oauth",
+                description_placeholders={"provider": self.spec.name.title()},
+            )
+        self._data = {k: v for k, v in self._get_reauth_entry().data.items() if k != "token"}
+        return await self._async_start_oauth()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -412,14 +514,10 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change credentials or environment, choose vehicles, or connect another one."""
         self._spec = get_provider(self._get_reconfigure_entry().data[CONF_PROVIDER])
-        return self.async_show_menu(
-            step_id="reconfigure",
-            menu_options=[
-                "reconfigure_credentials",
-                "reconfigure_vehicles",
-                "reconfigure_consent",
-            ],
-        )
+        options = ["reconfigure_credentials", "reconfigure_vehicles"]
+        if self.spec.supports_consent:
+            options.append("reconfigure_consent")
+        return self.async_show_menu(step_id="reconfigure", menu_options=options)
 
     async def async_step_reconfigure_credentials(
         self, user_input: dict[str, Any] | None = None
@@ -431,6 +529,8 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             self._data = self._credentials_data(user_input)
             if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
                 return await self.async_step_custom_url()
+            if self._uses_oauth:
+                return await self._async_start_oauth()
             if not (errors := await self._async_check()):
                 return self._async_finish_reconfigure()
         return self.async_show_form(
@@ -456,7 +556,12 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is None:
-            self._client = cast("ClientCredentialsAccount", create_client(self.hass, entry.data))
+            access_token = (
+                async_token_getter(self.hass, entry, self.spec) if self._uses_oauth else None
+            )
+            self._client = cast(
+                "ClientCredentialsAccount", create_client(self.hass, entry.data, access_token)
+            )
             if not await self._async_load_vehicles():
                 return self.async_abort(reason="cannot_connect")
         elif (excluded := self._excluded(user_input)) is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +81,9 @@ def base_url(spec: ProviderSpec, data: Mapping[str, Any]) -> str:
 
 
 def create_client(
-    hass: HomeAssistant, data: Mapping[str, Any], access_token: Any = None
+    hass: HomeAssistant,
+    data: Mapping[str, Any],
+    access_token: Callable[[], Awaitable[str]] | None = None,
 ) -> VehicleProvider:
     """Build the provider client for entry data (or a config flow's input)."""
     spec = provider_spec(data)

@@ -11,6 +11,7 @@ from typing import Final
 
 from .base import (
     AccountIdentity,
+    AccountProvider,
     ClientConfig,
     ClientCredentialsAccount,
     CredentialKind,
@@ -31,6 +32,7 @@ def get_provider(name: str) -> ProviderSpec:
 __all__ = [
     "PROVIDERS",
     "AccountIdentity",
+    "AccountProvider",
     "ClientConfig",
     "ClientCredentialsAccount",
     "CredentialKind",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -38,11 +38,15 @@ class AccountIdentity:
     title: str
 
 
-class ClientCredentialsAccount(VehicleProvider, Protocol):
-    """A provider reached with client credentials, whose cars are connected through a consent link."""
+class AccountProvider(VehicleProvider, Protocol):
+    """A provider that can say whose account its credentials or token open."""
 
     async def async_identify(self) -> AccountIdentity:
         """Check the credentials; say which account they belong to."""
+
+
+class ClientCredentialsAccount(AccountProvider, Protocol):
+    """A provider reached with client credentials, whose cars are connected through a consent link."""
 
     async def async_connect_account(self, return_url: str) -> str:
         """A consent link that brings the browser back to `return_url` with the result."""
@@ -60,12 +64,22 @@ class CredentialKind(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class OAuth2Endpoints:
-    """Where an authorization-code provider signs the user in, relative to its auth host."""
+    """Where an authorization-code provider signs the user in.
+
+    Paths are relative to the auth host of the environment: its entry in `auth_hosts`, else the
+    API root (a custom URL such as the simulator serves both).
+    """
 
     authorize_path: str
     token_path: str
     scopes: tuple[str, ...]
     pkce: bool = False
+    auth_hosts: Mapping[str, str] = field(default_factory=dict)
+
+    def urls(self, environment: str, base_url: str) -> tuple[str, str]:
+        """The authorize and token URLs for an environment whose API root is `base_url`."""
+        host = self.auth_hosts.get(environment, base_url).rstrip("/")
+        return f"{host}{self.authorize_path}", f"{host}{self.token_path}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,75 @@
+"""OAuth 2.0 authorization code for providers that sign the user in (Tesla, Volvo).
+
+Home Assistant's application-credentials store is keyed by integration domain and cannot say
+which car maker or environment a credential is for, so each entry registers its own
+implementation, built from the developer app and environment stored in the entry, under a domain
+of its own. Home Assistant's `OAuth2Session` then refreshes tokens one at a time and persists each
+new (single-use) refresh token before it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import ClientError
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenRequestReauthError
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    LocalOAuth2Implementation,
+    LocalOAuth2ImplementationWithPkce,
+    OAuth2Session,
+    async_register_implementation,
+)
+
+from .const import CONF_ENVIRONMENT, DOMAIN
+from .providers import ProviderSpec
+from .providers.errors import AuthenticationError, TransientError
+from .runtime import base_url
+
+
+def implementation_domain(spec: ProviderSpec, data: Mapping[str, Any]) -> str:
+    """One implementation per provider, developer app and environment."""
+    environment = data.get(CONF_ENVIRONMENT, spec.default_environment)
+    return f"{DOMAIN}_{spec.name}_{environment}_{data[CONF_CLIENT_ID]}"
+
+
+def async_register(
+    hass: HomeAssistant, spec: ProviderSpec, data: Mapping[str, Any]
+) -> LocalOAuth2Implementation:
+    """Build the implementation for these app credentials and register it with Home Assistant."""
+    assert spec.oauth is not None
+    environment = data.get(CONF_ENVIRONMENT, spec.default_environment)
+    authorize_url, token_url = spec.oauth.urls(environment, base_url(spec, data))
+    cls = LocalOAuth2ImplementationWithPkce if spec.oauth.pkce else LocalOAuth2Implementation
+    implementation = cls(
+        hass,
+        implementation_domain(spec, data),
+        data[CONF_CLIENT_ID],
+        client_secret=data[CONF_CLIENT_SECRET],
+        authorize_url=authorize_url,
+        token_url=token_url,
+    )
+    async_register_implementation(hass, DOMAIN, implementation)
+    return implementation
+
+
+def async_token_getter(
+    hass: HomeAssistant, entry: ConfigEntry[Any], spec: ProviderSpec
+) -> Callable[[], Awaitable[str]]:
+    """A valid access token for the provider client, refreshed (once at a time) when needed."""
+    session = OAuth2Session(hass, entry, async_register(hass, spec, entry.data))
+
+    async def access_token() -> str:
+        try:
+            await session.async_ensure_token_valid()
+        except OAuth2TokenRequestReauthError as err:
+            # The token endpoint refused the refresh token: only signing in again helps.
+            raise AuthenticationError("The refresh token was refused") from err
+        except (OAuth2TokenRequestBaseError, ClientError, TimeoutError) as err:
+            raise TransientError("The token endpoint could not be reached") from err
+        return str(session.token["access_token"])
+
+    return access_token
