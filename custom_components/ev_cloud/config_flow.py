@@ -424,10 +424,9 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     @property
     def extra_authorize_data(self) -> dict[str, Any]:
-        """The scopes the provider's API needs."""
-        if self._spec is None or self._spec.oauth is None:
-            return {}
-        return {"scope": " ".join(self._spec.oauth.scopes)}
+        """The scopes the provider's API needs (only OAuth providers get here)."""
+        assert self.spec.oauth is not None
+        return {"scope": " ".join(self.spec.oauth.scopes)}
 
     async def _async_start_oauth(self) -> ConfigFlowResult:
         implementation = async_register(self.hass, self.spec, self._data)

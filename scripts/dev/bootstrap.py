@@ -136,14 +136,11 @@ def add_entry(base: str, token: str, simulator_url: str) -> None:
         base,
         "POST",
         flow,
-        {
-            "client_id": "sim-client",
-            "client_secret": "sim-secret",
-            "environment": "custom",
-            "url": simulator_url,
-        },
+        {"client_id": "sim-client", "client_secret": "sim-secret", "environment": "custom"},
         token=token,
     )
+    if step.get("step_id") == "custom_url":
+        step = call(base, "POST", flow, {"url": simulator_url}, token=token)
     if step.get("type") == "menu":
         step = call(base, "POST", flow, {"next_step_id": "vehicles"}, token=token)
     if step.get("step_id") != "vehicles":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ev_cloud.const import (
     CONF_ENVIRONMENT,
@@ -71,3 +73,10 @@ async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> Mo
 def vehicle_key(sim: Simulator, vehicle_id: str) -> str:
     """Device identifier and unique-id prefix of a simulated vehicle: provider and VIN."""
     return f"volteras_{sim.volteras.vehicles[vehicle_id].vin}"
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
+    """Let `delta` pass and every refresh it triggers finish (they run as background tasks)."""
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)

@@ -31,22 +31,15 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_cloud.const import DOMAIN
 from simulator import Simulator
 
-from .conftest import vehicle_key
+from .conftest import advance, vehicle_key
 from .test_commands import entity, vehicle_by_make
 
 TELEMETRY = "/v1/vehicles/{vehicle_id}/telemetry"
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
-    """Let `delta` pass and every refresh it triggers finish."""
-    freezer.tick(delta)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def reads(sim: Simulator) -> int:

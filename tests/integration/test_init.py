@@ -10,20 +10,13 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN
 from custom_components.ev_cloud.coordinator import FLEET_INTERVAL
 from simulator import Simulator
 
-from .conftest import vehicle_key
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
-    """Let `delta` pass and every refresh it triggers finish (they run as background tasks)."""
-    freezer.tick(delta)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+from .conftest import advance, vehicle_key
 
 
 def battery_entity(hass: HomeAssistant, sim: Simulator, vehicle_id: str) -> str:
