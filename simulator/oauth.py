@@ -18,11 +18,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
+import jwt
 
 PREFIX = "/oauth2/"
 AUTHORIZE_PATH = "/oauth2/authorize"
 TOKEN_PATH = "/oauth2/token"
 USERINFO_PATH = "/oauth2/userinfo"
+# Signs the simulator's JWT access tokens; clients read them unverified, as they do Tesla's.
+SIGNING_KEY = "ev-cloud-simulator-not-a-secret"
 
 
 @dataclass(kw_only=True)
@@ -47,17 +50,30 @@ class OAuthServer:
     pending: dict[str, _Authorization] = field(default_factory=dict)
     codes: dict[str, _Authorization] = field(default_factory=dict)
     access_tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
-    refresh_tokens: dict[str, str] = field(default_factory=dict)
+    # refresh token → (client id, granted scope)
+    refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
     request_log: list[tuple[str, str]] = field(default_factory=list)
 
-    def issue_tokens(self, client_id: str) -> dict[str, Any]:
-        """A token answer; the refresh token works once."""
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        self.access_tokens[access] = (
-            client_id,
-            self.now() + timedelta(seconds=self.token_lifetime),
-        )
-        self.refresh_tokens[refresh] = client_id
+    def issue_tokens(self, client_id: str, scope: str = "") -> dict[str, Any]:
+        """A token answer; the refresh token works once.
+
+        The access token is a JWT with the claims Tesla's carry (`sub`, `scp`, `ou_code`), so a
+        client can read the account and region from it as it would from Tesla's.
+        """
+        now = self.now()
+        expires = now + timedelta(seconds=self.token_lifetime)
+        claims = {
+            "sub": self.clients[client_id][1],
+            "scp": scope.split(),
+            "ou_code": "EU",
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": secrets.token_hex(8),
+        }
+        access = jwt.encode(claims, SIGNING_KEY, algorithm="HS256")
+        refresh = secrets.token_urlsafe(24)
+        self.access_tokens[access] = (client_id, expires)
+        self.refresh_tokens[refresh] = (client_id, scope)
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -168,11 +184,12 @@ async def token(request: web.Request) -> web.Response:
             or not _pkce_ok(pending.code_challenge, str(form.get("code_verifier", "")) or None)
         ):
             return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response(server.issue_tokens(client_id))
+        return web.json_response(server.issue_tokens(client_id, pending.scope))
     if grant == "refresh_token":
-        if server.refresh_tokens.pop(str(form.get("refresh_token", "")), None) != client_id:
+        granted = server.refresh_tokens.pop(str(form.get("refresh_token", "")), None)
+        if granted is None or granted[0] != client_id:
             return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response(server.issue_tokens(client_id))
+        return web.json_response(server.issue_tokens(client_id, granted[1]))
     return web.json_response({"error": "unsupported_grant_type"}, status=400)
 
 
@@ -187,10 +204,14 @@ async def userinfo(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, server: OAuthServer) -> None:
-    """Register the sign-in surface."""
+    """Register the sign-in surface, also under Tesla's `/oauth2/v3/` paths."""
     app[OAUTH] = server
-    app.router.add_get(AUTHORIZE_PATH, authorize)
+    for authorize_path, token_path in (
+        (AUTHORIZE_PATH, TOKEN_PATH),
+        ("/oauth2/v3/authorize", "/oauth2/v3/token"),
+    ):
+        app.router.add_get(authorize_path, authorize)
+        app.router.add_post(token_path, token)
     app.router.add_get(AUTHORIZE_PATH + "/{ticket}/approve", approve)
     app.router.add_get(AUTHORIZE_PATH + "/{ticket}/deny", deny)
-    app.router.add_post(TOKEN_PATH, token)
     app.router.add_get(USERINFO_PATH, userinfo)

@@ -12,6 +12,9 @@ from aiohttp import web
 
 from . import oauth
 from .faults import Fault, FaultInjector, FaultKind
+from .tesla import routes as tesla_routes
+from .tesla.fleet import TeslaAccount
+from .tesla.signed import SignedCommands
 from .volteras import payloads, routes
 from .volteras.fleet import VolterasCloud
 
@@ -47,6 +50,8 @@ class Simulator:
             now=self.now, command_delay=command_delay, token_lifetime=token_lifetime
         )
         self.oauth = oauth.OAuthServer(now=self.now, token_lifetime=token_lifetime)
+        self.tesla = TeslaAccount(now=self.now)
+        self.tesla_signed = SignedCommands(self.now)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -65,6 +70,7 @@ class Simulator:
         app[routes.CLOUD] = self.volteras
         routes.add_routes(app)
         oauth.add_routes(app, self.oauth)
+        tesla_routes.add_routes(app, self.tesla, self.tesla_signed)
         app.router.add_get("/_sim/state", self._admin_state)
         app.router.add_post("/_sim/faults", self._admin_set_fault)
         app.router.add_delete("/_sim/faults", self._admin_clear_faults)
@@ -109,7 +115,7 @@ class Simulator:
 
     @web.middleware
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(oauth.PREFIX):
+        if request.path.startswith((oauth.PREFIX, tesla_routes.PREFIX)):
             fault = self.faults.take(request.method, request.path)
             return await handler(request) if fault is None else self._fault_response(fault)
         if not request.path.startswith("/v1/"):

@@ -94,6 +94,8 @@ class PollingPolicy:
 
     def interval(self, state: VehicleState, *, recently_commanded: bool) -> timedelta:
         """Pick the pace for what the car is doing now."""
+        if state.asleep:
+            return self.idle
         if state.charging or recently_commanded:
             return self.active
         if state.plugged_in:
@@ -204,6 +206,9 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         except ProviderError as err:
             self._set_interval(self.policy.active)
             raise update_failed(err, self.policy.active) from err
+        if state.asleep and self.data is not None:
+            # The provider says the car sleeps: keep its last readings, do not wake it.
+            state = replace(self.data, asleep=True, fetched_at=state.fetched_at)
         if self._backoff_until is not None:
             LOGGER.info("Rate limit for %s lifted", self.vehicle.log_name)
             self._backoff_until = None

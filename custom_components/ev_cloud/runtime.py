@@ -10,9 +10,10 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.storage import STORAGE_DIR
 
 from .command import CommandRunner
-from .const import CONF_ENVIRONMENT, CONF_PROVIDER, ENVIRONMENT_CUSTOM
+from .const import CONF_ENVIRONMENT, CONF_PROVIDER, DOMAIN, ENVIRONMENT_CUSTOM
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .model import VehicleInfo
 from .providers import ClientConfig, ProviderSpec, VehicleProvider, get_provider
@@ -87,12 +88,17 @@ def create_client(
 ) -> VehicleProvider:
     """Build the provider client for entry data (or a config flow's input)."""
     spec = provider_spec(data)
+    client_id = data[CONF_CLIENT_ID]
     return spec.create_client(
         async_get_clientsession(hass),
         ClientConfig(
             base_url=base_url(spec, data),
-            client_id=data[CONF_CLIENT_ID],
+            client_id=client_id,
             client_secret=data.get(CONF_CLIENT_SECRET, ""),
             access_token=access_token,
+            # A signing key (Tesla) lives in Home Assistant's storage, never in entry data.
+            extra={
+                "key_path": hass.config.path(STORAGE_DIR, f"{DOMAIN}_{spec.name}_{client_id}.pem")
+            },
         ),
     )

@@ -42,6 +42,7 @@ from custom_components.ev_cloud.const import (
     ENVIRONMENT_SANDBOX,
     LOGGER,
 )
+from custom_components.ev_cloud.providers import PROVIDERS
 from custom_components.ev_cloud.providers.errors import TransientError
 from custom_components.ev_cloud.providers.volteras import (
     PRODUCTION_URL,
@@ -199,7 +200,8 @@ async def test_provider_choice_comes_from_the_registry(hass: HomeAssistant) -> N
     ((key, selector),) = result["data_schema"].schema.items()
     assert str(key) == CONF_PROVIDER
     assert key.default() == "volteras"
-    assert selector.config["options"] == ["volteras"]
+    assert selector.config["options"] == list(PROVIDERS)
+    assert "tesla" in selector.config["options"]
 
 
 async def test_user_flow_picks_vehicles(hass: HomeAssistant, simulator: Simulator) -> None:

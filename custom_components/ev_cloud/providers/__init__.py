@@ -19,9 +19,10 @@ from .base import (
     ProviderSpec,
     VehicleProvider,
 )
+from .tesla import SPEC as TESLA
 from .volteras import SPEC as VOLTERAS
 
-PROVIDERS: Final[dict[str, ProviderSpec]] = {spec.name: spec for spec in (VOLTERAS,)}
+PROVIDERS: Final[dict[str, ProviderSpec]] = {spec.name: spec for spec in (VOLTERAS, TESLA)}
 
 
 def get_provider(name: str) -> ProviderSpec:

@@ -1,0 +1,231 @@
+"""Tesla Fleet API client on `tesla-fleet-api`. No Home Assistant imports.
+
+Reading never wakes a car: the free `GET /vehicles/{vin}` tells its state first, and the billed
+`vehicle_data` is called only while it is online. A command the user asks for on a sleeping car
+wakes it first (that wake was asked for), then sends; cars that require the vehicle command
+protocol get signed commands (`VehicleSigned`, signed by the library), others plain REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+import os
+from typing import Any
+
+import aiohttp
+import jwt
+from tesla_fleet_api import TeslaFleetApi
+from tesla_fleet_api.const import SERVERS
+from tesla_fleet_api.tesla.vehicle.fleet import VehicleFleet
+from tesla_fleet_api.tesla.vehicle.signed import VehicleSigned
+
+from ...model import (
+    Command,
+    CommandExecution,
+    CommandStatus,
+    CommandType,
+    VehicleInfo,
+    VehicleState,
+    log_hash,
+)
+from ..base import AccountIdentity, ClientConfig
+from ..errors import AuthenticationError, InvalidInputError, TransientError, VehicleUnavailableError
+from . import parse
+from .const import (
+    ALREADY_SO,
+    COMMAND_METHODS,
+    DATA_ENDPOINTS,
+    LOCATION_SCOPE,
+    WAKE_POLL,
+    WAKE_TIMEOUT,
+)
+from .errors import WrongRegionError, provider_call
+
+type TeslaVehicle = VehicleFleet[Any] | VehicleSigned[Any]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TeslaClient:
+    """Reads Tesla cars without waking them and sends their commands."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        config: ClientConfig,
+        *,
+        key_path: str | None = None,
+        now: Callable[[], datetime] = _utcnow,
+        wake_timeout: float = WAKE_TIMEOUT,
+        wake_poll: float = WAKE_POLL,
+    ) -> None:
+        """Point the library at `config.base_url`; tokens come from `config.access_token`."""
+        if config.access_token is None:
+            raise ValueError("Tesla needs an OAuth access token")
+        self._token: Callable[[], Awaitable[str]] = config.access_token
+        self._api = TeslaFleetApi(session, access_token=self._token, server=config.base_url)
+        # Only Tesla's own servers are regional; a custom URL (the simulator) serves everything.
+        self._regional = config.base_url in SERVERS.values()
+        self._key_path = key_path
+        self._now = now
+        self._wake_timeout = wake_timeout
+        self._wake_poll = wake_poll
+        self._signing: dict[str, bool] = {}
+        self._vehicles: dict[str, TeslaVehicle] = {}
+        self._scopes: list[str] | None = None
+
+    async def _claims(self) -> dict[str, Any]:
+        token = await self._token()
+        try:
+            claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as err:
+            raise AuthenticationError("The Tesla access token is not a JWT") from err
+        scopes = claims.get("scp")
+        self._scopes = [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
+        region = claims.get("ou_code")
+        servers: dict[str, str] = {str(key): url for key, url in SERVERS.items()}
+        if self._regional and isinstance(region, str) and region.lower() in servers:
+            self._api.server = servers[region.lower()]
+        return claims
+
+    async def _async_find_region(self) -> None:
+        """After a 421 (wrong region): ask Tesla which server holds the account."""
+        if self._regional:
+            await provider_call(self._api.find_server())
+
+    async def async_identify(self) -> AccountIdentity:
+        """The Tesla account the token belongs to (the token's `sub`)."""
+        subject = (await self._claims()).get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise AuthenticationError("The Tesla access token names no account")
+        return AccountIdentity(unique_id=subject, title=f"Tesla account {log_hash(subject)}")
+
+    async def async_get_vehicles(self) -> list[VehicleInfo]:
+        """Every car on the account; energy products are left out."""
+        if self._scopes is None:
+            await self._claims()
+        try:
+            products = await provider_call(self._api.products())
+        except WrongRegionError:
+            await self._async_find_region()
+            products = await provider_call(self._api.products())
+        items = parse.product_response(products)
+        vehicles = []
+        for item in items:
+            if (parsed := parse.vehicle_info(item)) is None:
+                continue
+            info, signed = parsed
+            self._signing[info.key] = signed
+            vehicles.append(info)
+        return vehicles
+
+    async def _vehicle(self, info: VehicleInfo) -> TeslaVehicle:
+        vin = info.key
+        if (vehicle := self._vehicles.get(vin)) is not None:
+            return vehicle
+        if self._signing.get(vin):
+            if self._key_path is None:
+                raise TransientError("No key for signed Tesla commands")
+            if not self._api.has_private_key:
+                # The library creates the key (mode 0600) when the file does not exist yet.
+                await asyncio.to_thread(
+                    os.makedirs, os.path.dirname(self._key_path) or ".", exist_ok=True
+                )
+                await provider_call(self._api.get_private_key(self._key_path))
+            vehicle = self._api.vehicles.createSigned(vin)
+        else:
+            vehicle = self._api.vehicles.createFleet(vin)
+        self._vehicles[vin] = vehicle
+        return vehicle
+
+    @property
+    def public_key(self) -> str | None:
+        """The public key to pair with cars (65-byte point, hex), once the key is loaded."""
+        if not self._api.has_private_key:
+            return None
+        return self._api.public_uncompressed_point
+
+    async def async_get_state(self, vehicle: VehicleInfo) -> VehicleState:
+        """Live data while the car is online; a sleeping car says so and is not woken."""
+        car = await self._vehicle(vehicle)
+        if not parse.vehicle_online(await provider_call(car.vehicle())):
+            return VehicleState(fetched_at=self._now(), asleep=True)
+        if self._scopes is None:
+            await self._claims()
+        endpoints: list[str] = list(DATA_ENDPOINTS)
+        if LOCATION_SCOPE in (self._scopes or []):
+            endpoints.append("location_data")
+        try:
+            body = await provider_call(car.vehicle_data(endpoints=list(endpoints)))
+        except VehicleUnavailableError:
+            # Fell asleep between the two calls.
+            return VehicleState(fetched_at=self._now(), asleep=True)
+        return parse.vehicle_state(body, self._now())
+
+    async def async_send_command(self, vehicle: VehicleInfo, command: Command) -> CommandExecution:
+        """Send one command, waking the car first if it sleeps; Tesla answers at once."""
+        car = await self._vehicle(vehicle)
+        if command.type is CommandType.WAKE_UP:
+            await self._async_wake(car)
+            return CommandExecution(id=None, type=command.type, status=CommandStatus.EXECUTED)
+        method = COMMAND_METHODS.get(command.type)
+        if method is None:
+            raise InvalidInputError(f"Tesla has no {command.type} command")
+        try:
+            answer = await provider_call(getattr(car, method)(*_arguments(command)))
+        except VehicleUnavailableError:
+            await self._async_wake(car)
+            answer = await provider_call(getattr(car, method)(*_arguments(command)))
+        return _execution(command, answer)
+
+    async def _async_wake(self, car: TeslaVehicle) -> None:
+        """Wake the car and wait until it is online, or give up after the time-out."""
+        await provider_call(car.wake_up())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wake_timeout
+        while loop.time() < deadline:
+            await asyncio.sleep(self._wake_poll)
+            if parse.vehicle_online(await provider_call(car.vehicle())):
+                return
+        raise VehicleUnavailableError("The car did not wake up in time", code="wake_timeout")
+
+    async def async_get_command_execution(
+        self, vehicle: VehicleInfo, execution: CommandExecution
+    ) -> CommandExecution:
+        """Tesla commands settle when sent; there is nothing to follow."""
+        return execution
+
+
+def _arguments(command: Command) -> tuple[Any, ...]:
+    if command.type in (CommandType.SET_CHARGE_LIMIT, CommandType.SET_CHARGING_CURRENT):
+        if command.value is None:
+            raise InvalidInputError(f"{command.type} needs a value")
+        return (round(command.value),)
+    if command.type is CommandType.SET_TEMPERATURE:
+        if command.value is None:
+            raise InvalidInputError("A temperature needs a value")
+        return (command.value, command.value)
+    return ()
+
+
+def _execution(command: Command, answer: Any) -> CommandExecution:
+    """Tesla's `{"response": {"result": …, "reason": …}}` as a settled execution."""
+    response = answer.get("response") if isinstance(answer, dict) else None
+    if not isinstance(response, dict):
+        raise TransientError("Malformed Tesla command answer")
+    reason = response.get("reason")
+    reason = reason if isinstance(reason, str) and reason else None
+    if response.get("result") is True or reason in ALREADY_SO:
+        return CommandExecution(
+            id=None, type=command.type, status=CommandStatus.EXECUTED, failed_reason=reason
+        )
+    return CommandExecution(
+        id=None,
+        type=command.type,
+        status=CommandStatus.FAILED,
+        failed_reason=reason or "rejected",
+    )

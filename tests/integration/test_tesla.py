@@ -1,0 +1,199 @@
+"""Tesla Fleet API end to end: sign-in through Home Assistant's OAuth2 callback, reading without
+waking, signed and unsigned commands, a command that wakes a sleeping car, refusals in words.
+
+Everything is real HTTP to the simulator, which plays the Tesla cloud and the cars (the signed
+commands are verified by the simulated car with the vehicle command protocol).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant import config_entries
+from homeassistant.components.lock import DOMAIN as LOCK_DOMAIN
+from homeassistant.components.number import ATTR_VALUE, DOMAIN as NUMBER_DOMAIN, SERVICE_SET_VALUE
+from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    SERVICE_LOCK,
+    SERVICE_TURN_OFF,
+    SERVICE_TURN_ON,
+    STATE_ON,
+    STATE_UNKNOWN,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.ev_cloud.const import CONF_ENVIRONMENT, DOMAIN, ENVIRONMENT_CUSTOM
+from simulator import Simulator
+
+from .conftest import advance
+from .test_oauth_flow import APP, sign_in
+
+RED = "5YJ3E7EB7KF000101"  # Model 3, online, plugged in, signed commands required
+BLUE = "7SAYGDEE5PF000202"  # Model Y, asleep, plain REST commands
+
+
+@pytest.fixture(autouse=True)
+async def http_pieces(
+    hass: HomeAssistant,
+    current_request_with_host: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The sign-in callback needs http and auth; wake-ups are polled at a test pace.
+
+    The signing key goes to a fresh config folder per test, as on a new installation.
+    """
+    hass.config.config_dir = str(tmp_path)
+    assert await async_setup_component(hass, "http", {})
+    assert await async_setup_component(hass, "auth", {})
+    monkeypatch.setattr("custom_components.ev_cloud.providers.tesla.const.WAKE_POLL", 0.05)
+    monkeypatch.setattr("custom_components.ev_cloud.providers.tesla.const.WAKE_TIMEOUT", 3.0)
+
+
+async def add_tesla(
+    hass: HomeAssistant, client: ClientSessionGenerator, sim: Simulator
+) -> config_entries.ConfigEntry[Any]:
+    """Tesla → developer app → simulator URL → Tesla sign-in → both cars."""
+    for car in sim.tesla.cars.values():
+        car.wake_delay = 0.1
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"provider": "tesla"}
+    )
+    assert result["step_id"] == "oauth_app"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**APP, CONF_ENVIRONMENT: ENVIRONMENT_CUSTOM}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"url": sim.url})
+    assert result["type"] is FlowResultType.EXTERNAL_STEP
+    assert "vehicle_cmds" in result["url"]
+    result = await sign_in(hass, client, sim, result, scope=None)
+    assert result["step_id"] == "vehicles"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"vehicles": [RED, BLUE]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    return result["result"]
+
+
+def entity(hass: HomeAssistant, domain: str, vin: str, key: str) -> str:
+    """Entity id of a Tesla entity."""
+    entity_id = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"tesla_{vin}_{key}")
+    assert entity_id is not None, f"{domain} {key} of {vin} missing"
+    return entity_id
+
+
+def pair_key(hass: HomeAssistant, entry: config_entries.ConfigEntry[Any], sim: Simulator) -> None:
+    """What the owner does with the pairing link: the car accepts the integration's key."""
+    public_key = entry.runtime_data.client.public_key
+    assert public_key is not None
+    sim.tesla_signed.pair(RED, bytes.fromhex(public_key))
+
+
+async def test_sign_in_reads_awake_car_and_never_wakes_the_sleeping_one(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The awake car shows its data and bounds; the sleeping one says so and is never woken."""
+    entry = await add_tesla(hass, hass_client_no_auth, simulator)
+    assert entry.title.startswith("Tesla account ")
+    assert entry.unique_id == "sim-account"
+
+    assert float(hass.states.get(entity(hass, "sensor", RED, "battery_level")).state) == 45
+    limit = hass.states.get(entity(hass, NUMBER_DOMAIN, RED, "charge_limit"))
+    assert (limit.attributes["min"], limit.attributes["max"]) == (50, 100)
+    current = hass.states.get(entity(hass, NUMBER_DOMAIN, RED, "charging_current"))
+    assert current.attributes["max"] == 32
+    assert hass.states.get(entity(hass, "sensor", RED, "connection_status")).state == "connected_ac"
+    assert hass.states.get(entity(hass, "sensor", RED, "cabin_temperature")).state == "14.0"
+    assert hass.states.get(entity(hass, "binary_sensor", BLUE, "asleep")).state == STATE_ON
+    assert hass.states.get(entity(hass, "sensor", BLUE, "battery_level")).state == STATE_UNKNOWN
+
+    for _ in range(8):
+        await advance(hass, freezer, timedelta(hours=1))
+    assert simulator.tesla.meter["wake"] == 0
+    assert not simulator.tesla.cars[BLUE].online
+
+
+async def test_command_on_a_sleeping_car_wakes_it_first(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
+) -> None:
+    """Asked by the user: one wake, then the REST command."""
+    await add_tesla(hass, hass_client_no_auth, simulator)
+    lock = entity(hass, LOCK_DOMAIN, BLUE, "door_lock")
+    simulator.tesla.cars[BLUE].locked = False
+    await hass.services.async_call(LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True)
+    assert simulator.tesla.cars[BLUE].locked is True
+    assert simulator.tesla.meter["wake"] == 1
+
+
+async def test_signed_commands_need_the_paired_key(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
+) -> None:
+    """Unpaired: a clear refusal. Paired: signed charge start and limit reach the car."""
+    entry = await add_tesla(hass, hass_client_no_auth, simulator)
+    switch = entity(hass, SWITCH_DOMAIN, RED, "charge")
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
+        )
+    assert err.value.translation_key == "command_failed_not_permitted"
+    assert simulator.tesla.cars[RED].charging is False
+
+    pair_key(hass, entry, simulator)
+    await hass.services.async_call(
+        SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
+    )
+    assert simulator.tesla.cars[RED].charging is True
+    await hass.services.async_call(
+        NUMBER_DOMAIN,
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity(hass, NUMBER_DOMAIN, RED, "charge_limit"), ATTR_VALUE: 90},
+        blocking=True,
+    )
+    assert simulator.tesla.cars[RED].charge_limit_soc == 90
+    await hass.services.async_call(
+        NUMBER_DOMAIN,
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity(hass, NUMBER_DOMAIN, RED, "charging_current"), ATTR_VALUE: 10},
+        blocking=True,
+    )
+    assert simulator.tesla.cars[RED].charge_current_request == 10
+    # Starting again while it charges is "already so": success, not an error.
+    await hass.services.async_call(
+        SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
+    )
+    assert simulator.tesla.meter["command"] >= 4
+
+
+async def test_refusals_are_translated(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
+) -> None:
+    """A car without a cable refuses to charge: the user reads why, the car's word beside it."""
+    await add_tesla(hass, hass_client_no_auth, simulator)
+    switch = entity(hass, SWITCH_DOMAIN, BLUE, "charge")
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
+        )
+    assert err.value.translation_key == "command_failed_not_plugged_in"
+    assert "(disconnected)" in str(err.value)
+    # Stopping a car that is not charging is what the user wanted: success.
+    await hass.services.async_call(
+        SWITCH_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: switch}, blocking=True
+    )
