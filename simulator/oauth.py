@@ -25,7 +25,7 @@ AUTHORIZE_PATH = "/oauth2/authorize"
 TOKEN_PATH = "/oauth2/token"
 USERINFO_PATH = "/oauth2/userinfo"
 # Signs the simulator's JWT access tokens; clients read them unverified, as they do Tesla's.
-SIGNING_KEY = "ev-cloud-simulator-not-a-secret"
+SIGNING_KEY = "ev-cloud-simulator-signing-key-not-a-secret"
 
 
 @dataclass(kw_only=True)

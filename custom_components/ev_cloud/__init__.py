@@ -13,7 +13,7 @@ from .command import CommandOutcome, CommandRunner
 from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .migration import async_migrate_entry
-from .model import CommandStatus, VehicleInfo
+from .model import CommandStatus, FailureReason, VehicleInfo
 from .oauth import async_token_getter
 from .providers import CredentialKind
 from .runtime import (
@@ -109,7 +109,8 @@ def _create_vehicle(
 
     @callback
     def on_outcome(outcome: CommandOutcome) -> None:
-        if outcome.status is CommandStatus.EXECUTED:
+        # A timed-out command may still be carried out: read the car soon either way.
+        if outcome.status is CommandStatus.EXECUTED or outcome.reason is FailureReason.TIMEOUT:
             coordinator.note_command()
         # The last-command sensor changes; the readings and the poll schedule do not.
         coordinator.async_update_listeners()

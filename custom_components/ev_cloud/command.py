@@ -37,6 +37,7 @@ from .providers.errors import (
 
 # Past the provider's own timeout we stop waiting and say so rather than hang a service call.
 TIMEOUT_MARGIN = 30.0
+MIN_TIMEOUT = 30.0
 # First look soon (most commands confirm within seconds), then back off to spare the rate limit.
 POLL_DELAYS = (1.0, 2.0, 3.0, 5.0, 10.0)
 
@@ -170,14 +171,21 @@ class CommandRunner:
                     await self._async_run(request.command)
                 except HomeAssistantError as err:
                     _settle(request, err)
-                except Exception as err:  # noqa: BLE001 - a waiter must never hang
+                except Exception:  # noqa: BLE001 - a waiter must never hang
                     LOGGER.exception("Unexpected error running a command")
-                    _settle(
-                        request,
-                        command_error(
-                            FailureReason.UNKNOWN, type(err).__name__, self._vehicle.display_name
-                        ),
+                    error = command_error(
+                        FailureReason.UNKNOWN, "UNEXPECTED", self._vehicle.display_name
                     )
+                    self._report(
+                        CommandOutcome(
+                            command=request.command,
+                            status=CommandStatus.FAILED,
+                            reason=FailureReason.UNKNOWN,
+                            code="UNEXPECTED",
+                            message=str(error),
+                        )
+                    )
+                    _settle(request, error)
                 else:
                     _settle(request, None)
         except asyncio.CancelledError:
@@ -236,7 +244,12 @@ class CommandRunner:
         """
         execution = await self._provider.async_send_command(self._vehicle, command)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (execution.timeout or self._spec.command_timeout) + TIMEOUT_MARGIN
+        # The provider's own time-out, within sane bounds: its unit is not documented.
+        timeout = min(
+            max(execution.timeout or self._spec.command_timeout, MIN_TIMEOUT),
+            2 * self._spec.command_timeout,
+        )
+        deadline = loop.time() + timeout + TIMEOUT_MARGIN
         attempt = 0
         while execution.status is CommandStatus.PENDING:
             delay = self.poll_delays[min(attempt, len(self.poll_delays) - 1)]

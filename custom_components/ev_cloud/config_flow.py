@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
+    ConfigEntryState,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -555,12 +556,16 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is None:
-            access_token = (
-                async_token_getter(self.hass, entry, self.spec) if self._uses_oauth else None
-            )
-            self._client = cast(
-                "ClientCredentialsAccount", create_client(self.hass, entry.data, access_token)
-            )
+            if entry.state is ConfigEntryState.LOADED:
+                # The loaded entry's client: a second OAuth session could race it for the
+                # single-use refresh token.
+                client = entry.runtime_data.client
+            else:
+                access_token = (
+                    async_token_getter(self.hass, entry, self.spec) if self._uses_oauth else None
+                )
+                client = create_client(self.hass, entry.data, access_token)
+            self._client = cast("ClientCredentialsAccount", client)
             if not await self._async_load_vehicles():
                 return self.async_abort(reason="cannot_connect")
         elif (excluded := self._excluded(user_input)) is not None:

@@ -30,7 +30,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .model import VehicleInfo, VehicleState
+from .model import VehicleInfo, VehicleState, log_hash
 from .providers import VehicleProvider
 from .providers.errors import (
     AuthenticationError,
@@ -133,14 +133,15 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         self._extra_read_at: datetime | None = None
 
     async def async_shutdown(self) -> None:
-        """Stop the extra read a command scheduled, as well as the regular ones."""
+        """Stop the extra read a command scheduled, the regular ones, and this car's issue."""
         self._cancel_extra_read()
+        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
         await super().async_shutdown()
 
     @property
     def issue_id(self) -> str:
         """The repair issue raised when the provider refuses this car to our credentials."""
-        return f"vehicle_access_{self.config_entry.entry_id}_{self.vehicle.key}"
+        return f"vehicle_access_{self.config_entry.entry_id}_{log_hash(self.vehicle.key)}"
 
     @callback
     def note_command(self) -> None:
@@ -188,6 +189,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         except RateLimitedError as err:
             return self._back_off(err)
         except PermissionDeniedError as err:
+            self._backoff_until = None
             self._raise_access_issue()
             self._set_interval(self.policy.idle)
             raise UpdateFailed(
@@ -204,6 +206,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             # The car sleeps: keep its last readings, say it sleeps, and do not wake it.
             return replace(self.data, asleep=True, fetched_at=dt_util.utcnow())
         except ProviderError as err:
+            self._backoff_until = None
             self._set_interval(self.policy.active)
             raise update_failed(err, self.policy.active) from err
         if state.asleep and self.data is not None:
@@ -232,11 +235,18 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         )
 
     def _back_off(self, err: RateLimitedError) -> VehicleState:
-        """Wait as long as the API asks, keeping the last good data and the entry's credentials."""
-        retry_after = err.retry_after or DEFAULT_RETRY_AFTER
+        """Wait as long as the API asks, keeping the last good data and the entry's credentials.
+
+        A back-off never reads sooner than the pace the car was already read at.
+        """
+        wait = max(
+            timedelta(seconds=err.retry_after or DEFAULT_RETRY_AFTER),
+            self.update_interval or timedelta(0),
+        )
+        retry_after = wait.total_seconds()
         first = self._backoff_until is None
-        self._backoff_until = dt_util.utcnow() + timedelta(seconds=retry_after)
-        self._set_interval(timedelta(seconds=retry_after))
+        self._backoff_until = dt_util.utcnow() + wait
+        self._set_interval(wait)
         if first:
             LOGGER.warning(
                 "Rate limited reading %s; keeping the last data and retrying in %.0f s",

@@ -30,6 +30,7 @@ TO_REDACT = {
     "latitude",
     "longitude",
     "name",
+    "title",
 }
 
 
@@ -56,10 +57,16 @@ async def async_get_config_entry_diagnostics(
         if value
     }
     to_redact = TO_REDACT | runtime.spec.redact_keys
+    if entry.unique_id:
+        secrets.add(entry.unique_id)
     vehicles = []
     for vehicle in runtime.vehicles.values():
+        info = vehicle.info
+        # The owner may have named the car after themselves; the name ends up in messages too.
         secrets.update(
-            value for value in (vehicle.info.id, vehicle.info.vin, vehicle.info.account_id) if value
+            value
+            for value in (info.id, info.vin, info.account_id, info.name, info.display_name)
+            if value
         )
         coordinator = vehicle.coordinator
         outcome = vehicle.commands.last_outcome

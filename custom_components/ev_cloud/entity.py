@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
@@ -19,6 +19,9 @@ from .const import DOMAIN
 from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
+
+# A confirmed value waits for the car's report at most this long.
+MAX_HOLD = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,16 +112,26 @@ class EvCloudCommandEntity[ValueT](EvCloudEntity):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Drop a confirmed value once a reading taken after the confirmation arrives."""
+        """Drop a confirmed value once the car reports it, or reports anything newer.
+
+        The car's own report time counts, not when we read it: an aggregator serves the last
+        report, which may predate the command. A hold never outlives `MAX_HOLD`.
+        """
         data = self.coordinator.data
-        if (
-            self._confirmed_at is not None
-            and data is not None
-            and data.fetched_at >= self._confirmed_at
-        ):
-            self._optimistic = None
-            self._confirmed_at = None
+        if self._confirmed_at is not None and data is not None:
+            reported = data.reported_at or data.fetched_at
+            if (
+                reported >= self._confirmed_at
+                or self.measured(data) == self._optimistic
+                or dt_util.utcnow() - self._confirmed_at >= MAX_HOLD
+            ):
+                self._optimistic = None
+                self._confirmed_at = None
         super()._handle_coordinator_update()
+
+    def measured(self, state: VehicleState) -> ValueT | None:
+        """What the car reports for this control (None where it cannot say)."""
+        return None
 
     def on_command_executed(self, value: ValueT) -> None:
         """Hook for entities that keep an assumed state of their own."""

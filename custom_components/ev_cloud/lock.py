@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import EvCloudCommandEntity, EvCloudEntityDescription, async_add_vehicle_entities
-from .model import Capability, Command, CommandType
+from .model import Capability, Command, CommandType, VehicleState
 from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -37,6 +37,10 @@ class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):
     """Locks and unlocks the doors."""
 
     entity_description: EvCloudLockDescription
+
+    def measured(self, state: VehicleState) -> bool | None:
+        """What the car reports."""
+        return state.locked
 
     @property
     def is_locked(self) -> bool | None:

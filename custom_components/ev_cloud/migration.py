@@ -32,13 +32,19 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry[Any]) -> b
         provider = entry.data.get(CONF_PROVIDER, V1_PROVIDER)
         new_keys = _migrate_devices(hass, entry, provider)
 
+        entities = er.async_get(hass)
+
         @callback
         def migrate_unique_id(entity: er.RegistryEntry) -> dict[str, Any] | None:
             for old_id, new_key in new_keys.items():
                 if entity.unique_id.startswith(f"{old_id}_"):
                     suffix = entity.unique_id.removeprefix(f"{old_id}_")
                     suffix = RENAMED_KEYS.get((Platform(entity.domain), suffix), suffix)
-                    return {"new_unique_id": f"{new_key}_{suffix}"}
+                    new_unique_id = f"{new_key}_{suffix}"
+                    if entities.async_get_entity_id(entity.domain, DOMAIN, new_unique_id):
+                        # Taken already (a half-finished earlier run): leave this one be.
+                        return None
+                    return {"new_unique_id": new_unique_id}
             return None
 
         await er.async_migrate_entries(hass, entry.entry_id, migrate_unique_id)
@@ -55,10 +61,15 @@ def _migrate_devices(hass: HomeAssistant, entry: ConfigEntry[Any], provider: str
     new_keys: dict[str, str] = {}
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         old_id = next((ident[1] for ident in device.identifiers if ident[0] == DOMAIN), None)
-        if old_id is None:
+        if old_id is None or old_id.startswith(f"{provider}_"):
             continue
         vin = (device.serial_number or "").strip().upper()
         new_key = f"{provider}_{vin or old_id}"
+        if registry.async_get_device(identifiers={(DOMAIN, new_key)}) is not None:
+            # The same car listed twice (two maker accounts, a stale record): the first keeps
+            # the VIN key; this one keeps its old id and is dropped at set-up if it is stale.
+            LOGGER.warning("Two EV Cloud devices share a VIN; keeping one, leaving the other")
+            continue
         new_keys[old_id] = new_key
         registry.async_update_device(device.id, new_identifiers={(DOMAIN, new_key)})
     return new_keys

@@ -112,6 +112,11 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
         """A setpoint without read-back never gets a reading to wait for."""
         return self.entity_description.value_fn is not None
 
+    def measured(self, state: VehicleState) -> float | None:
+        """What the car reports."""
+        value_fn = self.entity_description.value_fn
+        return value_fn(state) if value_fn is not None else None
+
     @property
     def bounds(self) -> NumberRange:
         """What the car accepts now."""

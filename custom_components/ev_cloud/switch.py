@@ -114,6 +114,9 @@ class EvCloudSwitch(EvCloudCommandEntity[bool], SwitchEntity, RestoreEntity):
         extra = await self.async_get_last_extra_data()
         since = extra.as_dict().get("on_since") if extra else None
         self._assumed_on_since = dt_util.parse_datetime(since) if since else None
+        if self._assumed_on and self._assumed_on_since is None:
+            # Saved by 0.1.0, without a start: count the session from now, once.
+            self._assumed_on_since = dt_util.utcnow()
         self._schedule_expiry()
 
     @property
@@ -121,6 +124,10 @@ class EvCloudSwitch(EvCloudCommandEntity[bool], SwitchEntity, RestoreEntity):
         """Keep when the switch was turned on, so a restart does not extend the session."""
         since = self._assumed_on_since
         return AssumedSwitchData(since.isoformat() if since else None)
+
+    def measured(self, state: VehicleState) -> bool | None:
+        """What the car reports."""
+        return self.entity_description.value_fn(state)
 
     @property
     def is_on(self) -> bool | None:

@@ -34,6 +34,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_cloud.const import DOMAIN
+from custom_components.ev_cloud.model import log_hash
 from simulator import Simulator
 
 from .conftest import advance, vehicle_key
@@ -147,7 +148,7 @@ async def test_one_car_refused_is_a_repair_not_a_reauth(
         )
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert loaded_entry.state is ConfigEntryState.LOADED
-    issue_id = f"vehicle_access_{loaded_entry.entry_id}_{simulator.volteras.vehicles[refused].vin}"
+    issue_id = f"vehicle_access_{loaded_entry.entry_id}_{log_hash(simulator.volteras.vehicles[refused].vin)}"
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders == {"vehicle": "Volkswagen ID.4"}
@@ -417,3 +418,20 @@ async def test_assumed_climate_ends_with_the_session(
     assert hass.states.get(climate).state == STATE_ON
     await advance(hass, freezer, timedelta(minutes=2))
     assert hass.states.get(climate).state == STATE_OFF
+
+
+async def test_short_retry_after_never_speeds_polling_up(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A parked car read every 30 minutes stays at 30 minutes under `Retry-After: 5`."""
+    vehicle_id = vehicle_by_make(simulator, "VOLKSWAGEN")
+    coordinator = loaded_entry.runtime_data.vehicles[vehicle_key(simulator, vehicle_id)].coordinator
+    assert coordinator.update_interval == timedelta(minutes=30)
+    simulator.faults.set(
+        "rate_limited", path=TELEMETRY.format(vehicle_id=vehicle_id), retry_after=5
+    )
+    await advance(hass, freezer, timedelta(minutes=31))
+    assert coordinator.update_interval == timedelta(minutes=30)

@@ -112,3 +112,20 @@ async def test_entry_from_a_newer_version_is_left_alone(
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
+
+
+async def test_two_devices_with_one_vin(hass: HomeAssistant, simulator: Simulator) -> None:
+    """The same car listed twice in 0.1.0 (two maker accounts): the entry still loads."""
+    entry = v1_entry(simulator)
+    entry.add_to_hass(hass)
+    vin = simulator.volteras.vehicles[TESLA].vin
+    first = register_v1_car(hass, entry, TESLA, vin)
+    register_v1_car(hass, entry, "veh-tesla-old-record", vin)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    key = vehicle_key(simulator, TESLA)
+    assert (
+        er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{key}_battery_level")
+        == first["sensor.battery_level"]
+    )

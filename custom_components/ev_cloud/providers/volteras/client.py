@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 import json
 import logging
+import re
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ from ..errors import (
     AuthenticationError,
     CommandFailedError,
     InvalidInputError,
+    NotFoundError,
     PermissionDeniedError,
     ProviderError,
     RateLimitedError,
@@ -191,7 +193,8 @@ class VolterasClient:
                 if attempt:
                     raise PermissionDeniedError(str(err), code=err.code) from err
             except CommandFailedError as err:
-                if method == "GET":
+                # A refusal is a command's outcome only on a command; elsewhere it refuses access.
+                if "command-execution:" not in path:
                     raise PermissionDeniedError(str(err), code=err.code) from err
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -203,6 +206,9 @@ class VolterasClient:
             )
         except TransientError, RateLimitedError:
             raise
+        except NotFoundError as err:
+            # No token endpoint here: a wrong URL or a proxy, not wrong credentials.
+            raise TransientError(str(err), code=err.code) from err
         except ProviderError as err:
             # Any other refusal at the token endpoint is a refusal of the credentials.
             raise AuthenticationError(str(err), code=err.code) from err
@@ -259,8 +265,10 @@ def _decode(raw: bytes) -> Any:
 
 
 def _path_for_log(path: str) -> str:
-    """The path with the endpoint kept and nothing else a log reader could misuse."""
-    return path.split("?", 1)[0]
+    """The endpoint without the ids in it: vehicle and execution ids never reach a log."""
+    path = path.split("?", 1)[0]
+    path = re.sub(r"/vehicles/[^/:]+", "/vehicles/{id}", path)
+    return re.sub(r"/command-executions/[^/]+", "/command-executions/{id}", path)
 
 
 def _command_body(command: Command) -> dict[str, Any] | None:
