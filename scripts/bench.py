@@ -34,6 +34,8 @@ from custom_components.ev_cloud.coordinator import VehicleCoordinator
 from custom_components.ev_cloud.runtime import VehicleData
 from simulator import Simulator
 
+from . import bench_tesla
+
 DAY_START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PLUG_IN_AT = DAY_START.replace(hour=18)
 CLIMATE_AT = (DAY_START + timedelta(days=1)).replace(hour=7, minute=30)
@@ -267,6 +269,34 @@ async def run_all(hass: HomeAssistant, repeats: int, command_delay: float) -> No
         elapsed, made = await setup_time(hass, count)
         rows.append((count, f"{elapsed:.2f}", made))
     print_table("Set-up time", ("vehicles", "seconds", "requests"), rows)
+
+    ours = await bench_tesla.ev_cloud_day(hass)
+    fixed = await bench_tesla.fixed_poll_day()
+    print_table(
+        "Tesla, one car's day at Tesla's prices (asleep from noon; plugged in and charging "
+        "35 to 80 % from 18:00; climate 07:30)",
+        (
+            "",
+            "vehicle_data ($0.002)",
+            "commands ($0.001)",
+            "wakes ($0.02)",
+            "free state checks",
+            "$ / month",
+            "final SoC %",
+        ),
+        [
+            (
+                label,
+                run["data"],
+                run["command"],
+                run["wake"],
+                run["free"],
+                f"{run['usd_month']:.2f}",
+                run["final_soc"],
+            )
+            for label, run in (("EV Cloud", ours), ("fixed 10-min poll (tesla_fleet)", fixed))
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 PRICES = {"data": 0.002, "command": 0.001, "wake": 0.02}
@@ -53,12 +53,18 @@ class TeslaCar:
     longitude: float = 4.8952
     sleep_after: float = 900.0
     wake_delay: float = 5.0
+    # A remote climate session ends by itself after this long, as on the real cars.
+    climate_session: float = 1800.0
+    climate_until: datetime | None = None
     simulated_to: datetime | None = None
 
     def advance(self, now: datetime) -> None:
         """Bring charging, waking and sleep up to `now`."""
         if self.waking_until is not None and now >= self.waking_until:
             self.online, self.waking_until = True, None
+            self.last_activity = now
+        if self.climate_until is not None and now >= self.climate_until:
+            self.climate_on, self.climate_until = False, None
             self.last_activity = now
         since = self.simulated_to or now
         hours = max(0.0, (now - since).total_seconds() / 3600)
@@ -101,6 +107,13 @@ class TeslaCar:
     def touch(self, now: datetime) -> None:
         """Something happened: the idle timer restarts."""
         self.last_activity = now
+
+    def start_climate(self) -> str | None:
+        """Climate on for one session."""
+        self.climate_on = True
+        if self.simulated_to is not None:
+            self.climate_until = self.simulated_to + timedelta(seconds=self.climate_session)
+        return None
 
     def run_command(self, name: str, args: dict[str, Any]) -> str | None:
         """Apply a command; None when done, else the reason the car refuses it."""
@@ -238,7 +251,7 @@ _COMMANDS: dict[str, Callable[[TeslaCar, dict[str, Any]], str | None]] = {
     "charge_stop": _charge_stop,
     "set_charge_limit": _set_limit,
     "set_charging_amps": _set_amps,
-    "auto_conditioning_start": _setter("climate_on", True),
+    "auto_conditioning_start": lambda car, _args: car.start_climate(),
     "auto_conditioning_stop": _setter("climate_on", False),
     "set_temps": _set_temps,
     "charge_port_door_open": _setter("charge_port_door_open", True),

@@ -81,6 +81,8 @@ async def vehicle_data(request: web.Request) -> web.Response:
     if car.asleep:
         return web.json_response(ASLEEP_BODY, status=408)
     endpoints = {e for e in request.query.get("endpoints", "").split(";") if e}
+    # Reading live data keeps a car awake, as owners of polled Teslas know.
+    car.touch(account.now())
     return _response(car.vehicle_data(endpoints))
 
 
