@@ -26,6 +26,7 @@ class Capability(StrEnum):
     WAKE_UP = "wake_up"
     # Readings only some providers send; without them the entity would sit at "unknown" forever.
     CLIMATE_READBACK = "climate_readback"
+    ENERGY_REMAINING = "energy_remaining"
     ENERGY_ADDED = "energy_added"
     CABIN_TEMPERATURE = "cabin_temperature"
     OUTSIDE_TEMPERATURE = "outside_temperature"
@@ -231,6 +232,7 @@ class VehicleState:
     longitude: float | None = None
     locked: bool | None = None
     climate_on: bool | None = None
+    target_temperature_c: float | None = None
     cabin_temperature_c: float | None = None
     outside_temperature_c: float | None = None
     # The car's own bounds where the API sends them (Tesla); `VehicleInfo` holds the fallback.

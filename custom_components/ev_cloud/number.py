@@ -31,8 +31,10 @@ class EvCloudNumberDescription(NumberEntityDescription, EvCloudEntityDescription
     command: CommandType
     # The car's own bounds where the provider reports them, else the provider's fallback.
     range_fn: Callable[[VehicleInfo, VehicleState | None], NumberRange]
-    # None: the provider cannot read this back, so the entity shows the value it last set.
-    value_fn: Callable[[VehicleState], float | None] | None
+    value_fn: Callable[[VehicleState], float | None]
+    # Without this capability the provider cannot read the value back, so the entity shows
+    # the value it last set (an assumed state).
+    readback: Capability | None = None
 
 
 NUMBERS: tuple[EvCloudNumberDescription, ...] = (
@@ -68,7 +70,8 @@ NUMBERS: tuple[EvCloudNumberDescription, ...] = (
         device_class=NumberDeviceClass.TEMPERATURE,
         mode=NumberMode.BOX,
         range_fn=lambda info, _state: info.temperature_range,
-        value_fn=None,
+        value_fn=lambda state: state.target_temperature_c,
+        readback=Capability.CLIMATE_READBACK,
     ),
 )
 
@@ -105,17 +108,19 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
     def __init__(self, vehicle: VehicleData, description: EvCloudNumberDescription) -> None:
         """Mark setpoints without read-back as assumed state."""
         super().__init__(vehicle, description)
-        self._attr_assumed_state = description.value_fn is None
+        readback = description.readback
+        self._attr_assumed_state = (
+            readback is not None and readback not in vehicle.info.capabilities
+        )
 
     @property
     def holds_until_read(self) -> bool:
         """A setpoint without read-back never gets a reading to wait for."""
-        return self.entity_description.value_fn is not None
+        return not self._attr_assumed_state
 
     def measured(self, state: VehicleState) -> float | None:
         """What the car reports."""
-        value_fn = self.entity_description.value_fn
-        return value_fn(state) if value_fn is not None else None
+        return self.entity_description.value_fn(state)
 
     @property
     def bounds(self) -> NumberRange:
@@ -140,18 +145,15 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
     async def async_added_to_hass(self) -> None:
         """Restore the last value we set where the car cannot tell us."""
         await super().async_added_to_hass()
-        if self.entity_description.value_fn is None and (
-            last := await self.async_get_last_number_data()
-        ):
+        if self._attr_assumed_state and (last := await self.async_get_last_number_data()):
             self._assumed_value = last.native_value
 
     @property
     def native_value(self) -> float | None:
         """The setpoint the car reports (or, without read-back, the one we last set)."""
-        value_fn = self.entity_description.value_fn
-        if value_fn is None:
+        if self._attr_assumed_state:
             return self.current(lambda: self._assumed_value)
-        return self.current(lambda: value_fn(self.state_data))
+        return self.current(lambda: self.entity_description.value_fn(self.state_data))
 
     async def async_set_native_value(self, value: float) -> None:
         """Validate against the car's bounds, then send; nothing is sent when invalid."""
@@ -171,5 +173,5 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
 
     def on_command_executed(self, value: float) -> None:
         """Remember what we set when the car cannot report it."""
-        if self.entity_description.value_fn is None:
+        if self._attr_assumed_state:
             self._assumed_value = value

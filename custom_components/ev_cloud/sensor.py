@@ -147,6 +147,7 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
     ),
     EvCloudSensorDescription(
         key="energy_remaining",
+        capability=Capability.ENERGY_REMAINING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         # Stored energy goes up and down: a measurement, never counted by the Energy dashboard.
         device_class=SensorDeviceClass.ENERGY_STORAGE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from typing import Any
@@ -29,7 +30,8 @@ def call(
     form: dict[str, str] | None = None,
 ) -> Any:
     """One HTTP call to Home Assistant; JSON in and out."""
-    headers = {"Content-Type": "application/json"}
+    # The OAuth redirect URI is built from the address the frontend is reached at.
+    headers = {"Content-Type": "application/json", "HA-Frontend-Base": base}
     data = None
     if form is not None:
         data = urllib.parse.urlencode(form).encode()
@@ -121,11 +123,79 @@ def login(base: str) -> str:
     return token
 
 
+def existing_entry(base: str, token: str, prefix: str) -> bool:
+    """Whether an EV Cloud entry whose title starts with `prefix` exists already."""
+    entries = call(base, "GET", "/api/config/config_entries/entry?domain=ev_cloud", token=token)
+    for entry in entries:
+        if entry["title"].startswith(prefix):
+            print(f"[develop] EV Cloud entry already present: {entry['title']}")
+            return True
+    return False
+
+
+def choose_every_vehicle(base: str, token: str, flow: str, step: dict[str, Any]) -> None:
+    """Tick every car the vehicles step offers and create the entry."""
+    if step.get("step_id") != "vehicles":
+        sys.exit(f"[develop] unexpected config flow step: {step}")
+    vehicles = [
+        option[0] if isinstance(option, list) else option["value"]
+        for option in step["data_schema"][0]["selector"]["select"]["options"]
+    ]
+    step = call(base, "POST", flow, {"vehicles": vehicles}, token=token)
+    if step.get("type") != "create_entry":
+        sys.exit(f"[develop] config flow did not create the entry: {step}")
+    print(f"[develop] EV Cloud entry {step['title']!r} created with {len(vehicles)} vehicles")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
+    """Walk the Tesla branch: developer app, simulator URL, the sign-in page, the callback."""
+    if existing_entry(base, token, "Tesla"):
+        return
+    step = call(
+        base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token=token
+    )
+    flow = f"/api/config/config_entries/flow/{step['flow_id']}"
+    call(base, "POST", flow, {"provider": "tesla"}, token=token)
+    call(
+        base,
+        "POST",
+        flow,
+        {
+            "client_id": "sim-oauth-client",
+            "client_secret": "sim-oauth-secret",
+            "environment": "custom",
+        },
+        token=token,
+    )
+    step = call(base, "POST", flow, {"url": simulator_url}, token=token)
+    if step.get("type") != "external":
+        sys.exit(f"[develop] expected Tesla's sign-in page, got: {step}")
+    # Act as the browser: open the sign-in page, allow, come back through the callback.
+    with urllib.request.urlopen(step["url"], timeout=30) as page:  # noqa: S310
+        approve = re.search(r'href="([^"]+/approve)"', page.read().decode())
+    if approve is None:
+        sys.exit("[develop] the simulated Tesla sign-in page has no approve link")
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        opener.open(f"{simulator_url}{approve.group(1)}", timeout=30)
+        sys.exit("[develop] the sign-in did not redirect back")
+    except urllib.error.HTTPError as redirect:
+        location = redirect.headers["Location"]
+    query = urllib.parse.urlsplit(location).query
+    with urllib.request.urlopen(f"{base}/auth/external/callback?{query}", timeout=30):  # noqa: S310
+        pass
+    step = call(base, "POST", flow, {}, token=token)
+    choose_every_vehicle(base, token, flow, step)
+
+
 def add_entry(base: str, token: str, simulator_url: str) -> None:
     """Walk EV Cloud's config flow for the simulator, choosing every vehicle."""
-    entries = call(base, "GET", "/api/config/config_entries/entry?domain=ev_cloud", token=token)
-    if entries:
-        print(f"[develop] EV Cloud entry already present: {entries[0]['title']}")
+    if existing_entry(base, token, "Volteras"):
         return
     step = call(
         base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token=token
@@ -143,16 +213,7 @@ def add_entry(base: str, token: str, simulator_url: str) -> None:
         step = call(base, "POST", flow, {"url": simulator_url}, token=token)
     if step.get("type") == "menu":
         step = call(base, "POST", flow, {"next_step_id": "vehicles"}, token=token)
-    if step.get("step_id") != "vehicles":
-        sys.exit(f"[develop] unexpected config flow step: {step}")
-    vehicles = [
-        option[0] if isinstance(option, list) else option["value"]
-        for option in step["data_schema"][0]["selector"]["select"]["options"]
-    ]
-    step = call(base, "POST", flow, {"vehicles": vehicles}, token=token)
-    if step.get("type") != "create_entry":
-        sys.exit(f"[develop] config flow did not create the entry: {step}")
-    print(f"[develop] EV Cloud entry created with {len(vehicles)} vehicles")
+    choose_every_vehicle(base, token, flow, step)
 
 
 def main() -> None:
@@ -165,6 +226,7 @@ def main() -> None:
     wait_until_up(args.ha, args.timeout)
     token = onboard(args.ha) or login(args.ha)
     add_entry(args.ha, token, args.simulator)
+    add_tesla_entry(args.ha, token, args.simulator)
 
 
 if __name__ == "__main__":

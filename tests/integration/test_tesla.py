@@ -121,6 +121,13 @@ async def test_sign_in_reads_awake_car_and_never_wakes_the_sleeping_one(
     assert current.attributes["max"] == 32
     assert hass.states.get(entity(hass, "sensor", RED, "connection_status")).state == "connected_ac"
     assert hass.states.get(entity(hass, "sensor", RED, "cabin_temperature")).state == "14.0"
+    # Tesla reads climate back (no assumed state) and sends no stored-energy figure (no entity).
+    target = hass.states.get(entity(hass, NUMBER_DOMAIN, RED, "target_temperature"))
+    assert target.state == "21.0"
+    assert "assumed_state" not in target.attributes
+    assert not er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"tesla_{RED}_energy_remaining"
+    )
     assert hass.states.get(entity(hass, "binary_sensor", BLUE, "asleep")).state == STATE_ON
     assert hass.states.get(entity(hass, "sensor", BLUE, "battery_level")).state == STATE_UNKNOWN
 

@@ -175,11 +175,16 @@ class TeslaClient:
         method = COMMAND_METHODS.get(command.type)
         if method is None:
             raise InvalidInputError(f"Tesla has no {command.type} command")
-        try:
-            answer = await provider_call(getattr(car, method)(*_arguments(command)))
-        except VehicleUnavailableError:
+        arguments = _arguments(command)
+        # The free state check first: a command sent to a sleeping car is billed for its 408.
+        if not parse.vehicle_online(await provider_call(car.vehicle())):
             await self._async_wake(car)
-            answer = await provider_call(getattr(car, method)(*_arguments(command)))
+        try:
+            answer = await provider_call(getattr(car, method)(*arguments))
+        except VehicleUnavailableError:
+            # Fell asleep in between.
+            await self._async_wake(car)
+            answer = await provider_call(getattr(car, method)(*arguments))
         return _execution(command, answer)
 
     async def _async_wake(self, car: TeslaVehicle) -> None:

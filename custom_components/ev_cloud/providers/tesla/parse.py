@@ -149,6 +149,7 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
         longitude=_number(drive, "longitude"),
         locked=_bool(vehicle, "locked"),
         climate_on=_bool(climate, "is_climate_on"),
+        target_temperature_c=_number(climate, "driver_temp_setting"),
         cabin_temperature_c=_number(climate, "inside_temp"),
         outside_temperature_c=_number(climate, "outside_temp"),
         charge_limit_range=_range(charge, "charge_limit_soc_min", "charge_limit_soc_max", 1),

@@ -43,6 +43,7 @@ BASE_CAPABILITIES: Final = frozenset(
         Capability.CLIMATE_CONTROL,
         Capability.TEMPERATURE_CONTROL,
         Capability.DOOR_LOCK_CONTROL,
+        Capability.ENERGY_REMAINING,
     }
 )
 MOTORISED_CHARGE_PORT_MAKES: Final = frozenset({"TESLA"})
