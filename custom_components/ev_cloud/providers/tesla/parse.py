@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-import math
 from typing import Any
 
 from ...model import ChargingState, ConnectionStatus, NumberRange, VehicleInfo, VehicleState
 from ..errors import TransientError
+from ..json_values import finite_number
 from .const import CAPABILITIES, KM_PER_MILE
 
 _CHARGING_STATES = {
@@ -32,14 +32,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _number(block: Mapping[str, Any], key: str) -> float | None:
-    value = block.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
+    return finite_number(block.get(key))
 
 
 def _bool(block: Mapping[str, Any], key: str) -> bool | None:

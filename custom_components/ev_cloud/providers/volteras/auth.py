@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AuthenticationError, TransientError
+from ..json_values import finite_number
 from .const import TOKEN_REFRESH_MARGIN
-from .parse import finite_number
 
 type TokenRequest = Callable[[dict[str, str]], Awaitable[Any]]
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import json
-import math
 from typing import Any
 
 from ...model import (
@@ -25,6 +24,7 @@ from ...model import (
     VehicleState,
 )
 from ..errors import TransientError
+from ..json_values import finite_number
 from .const import BASE_CAPABILITIES, KM_PER_MILE, MOTORISED_CHARGE_PORT_MAKES
 
 # A week: no charge takes longer; a larger "remaining time" is noise, not a finish time.
@@ -69,17 +69,6 @@ def _block(telemetry: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def _number(block: Mapping[str, Any], key: str = "value") -> float | None:
     return finite_number(block.get(key))
-
-
-def finite_number(value: Any) -> float | None:
-    """A JSON number as a finite float; booleans, huge integers and infinities are not readings."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _timestamp(value: Any) -> datetime | None:
