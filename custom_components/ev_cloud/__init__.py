@@ -6,16 +6,20 @@ import asyncio
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from .command import CommandOutcome, CommandRunner
 from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .migration import async_migrate_entry
-from .model import CommandStatus, FailureReason, VehicleInfo
+from .model import CommandStatus, FailureReason, VehicleInfo, log_hash
 from .oauth import async_token_getter
-from .providers import CredentialKind
+from .providers import CredentialKind, KeyPairingProvider
 from .runtime import (
     EvCloudConfigEntry,
     EvCloudData,
@@ -69,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     entry.runtime_data = data
 
     _remove_stale_devices(hass, entry, set(data.vehicles))
+    _update_pairing_issues(hass, entry, data)
 
     @callback
     def on_fleet_update() -> None:
@@ -143,6 +148,34 @@ async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -
         await vehicle.coordinator.async_refresh()
         data.async_vehicle_added(vehicle)
     _remove_stale_devices(hass, entry, set(data.vehicles))
+    _update_pairing_issues(hass, entry, data)
+
+
+def _update_pairing_issues(
+    hass: HomeAssistant, entry: EvCloudConfigEntry, data: EvCloudData
+) -> None:
+    """A repair issue per car that takes only signed commands and does not carry our key yet.
+
+    Its readings work; its commands cannot until the owner pairs the key, so say how.
+    """
+    public_key = data.client.public_key_pem if isinstance(data.client, KeyPairingProvider) else None
+    for info in data.fleet.data:
+        issue_id = f"key_not_paired_{entry.entry_id}_{log_hash(info.key)}"
+        if info.key_paired is False and device_key(data.spec, info) in data.vehicles:
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="key_not_paired",
+                translation_placeholders={
+                    "vehicle": info.display_name,
+                    "public_key": public_key or "",
+                },
+            )
+        else:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 def _remove_stale_devices(hass: HomeAssistant, entry: EvCloudConfigEntry, keep: set[str]) -> None:

@@ -179,6 +179,8 @@ class VehicleInfo:
     charge_limit_range: NumberRange = NumberRange(minimum=50, maximum=100, step=1)
     temperature_range: NumberRange = NumberRange(minimum=15, maximum=28, step=0.5)
     charging_current_range: NumberRange = NumberRange(minimum=0, maximum=32, step=1)
+    # Cars that take only signed commands: whether our key is paired (None: no pairing needed).
+    key_paired: bool | None = None
 
     @property
     def key(self) -> str:

@@ -27,7 +27,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -162,7 +162,17 @@ async def test_signed_commands_need_the_paired_key(
     assert err.value.translation_key == "command_failed_not_permitted"
     assert simulator.tesla.cars[RED].charging is False
 
+    issues = ir.async_get(hass)
+    unpaired = [i for (d, i) in issues.issues if d == DOMAIN and i.startswith("key_not_paired_")]
+    assert len(unpaired) == 1  # the Model Y takes unsigned commands: no pairing needed
+    issue = issues.async_get_issue(DOMAIN, unpaired[0])
+    assert issue.translation_placeholders["vehicle"] == "Red Model 3"
+    assert issue.translation_placeholders["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+
     pair_key(hass, entry, simulator)
+    await entry.runtime_data.fleet.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issues.async_get_issue(DOMAIN, unpaired[0]) is None
     await hass.services.async_call(
         SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
     )

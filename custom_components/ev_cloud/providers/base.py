@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 
@@ -36,6 +36,15 @@ class AccountIdentity:
 
     unique_id: str
     title: str
+
+
+@runtime_checkable
+class KeyPairingProvider(Protocol):
+    """A provider whose cars must be paired with the integration's own command key."""
+
+    @property
+    def public_key_pem(self) -> str | None:
+        """The public key the owner hosts and pairs, once the key exists."""
 
 
 class AccountProvider(VehicleProvider, Protocol):

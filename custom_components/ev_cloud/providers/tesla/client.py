@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 import os
 from typing import Any
@@ -121,21 +122,43 @@ class TeslaClient:
             info, signed = parsed
             self._signing[info.key] = signed
             vehicles.append(info)
-        return vehicles
+        return await self._async_with_pairing(vehicles)
+
+    async def _async_with_pairing(self, vehicles: list[VehicleInfo]) -> list[VehicleInfo]:
+        """Mark which signed-command cars carry our key (`fleet_status`, not billed per car)."""
+        signed = [info for info in vehicles if self._signing.get(info.key)]
+        if not signed:
+            return vehicles
+        await self._async_load_key()
+        status = await provider_call(
+            self._api.vehicles.createFleet(signed[0].key).fleet_status([i.key for i in signed])
+        )
+        paired = parse.paired_vins(status)
+        return [
+            replace(info, key_paired=info.key in paired) if info in signed else info
+            for info in vehicles
+        ]
+
+    async def _async_load_key(self) -> None:
+        if self._api.has_private_key:
+            return
+        if self._key_path is None:
+            raise TransientError("No key for signed Tesla commands")
+        # The library creates the key (mode 0600) when the file does not exist yet.
+        await asyncio.to_thread(os.makedirs, os.path.dirname(self._key_path) or ".", exist_ok=True)
+        await provider_call(self._api.get_private_key(self._key_path))
+
+    @property
+    def public_key_pem(self) -> str | None:
+        """The public key to host on the app's domain and pair with the cars."""
+        return self._api.public_pem if self._api.has_private_key else None
 
     async def _vehicle(self, info: VehicleInfo) -> TeslaVehicle:
         vin = info.key
         if (vehicle := self._vehicles.get(vin)) is not None:
             return vehicle
         if self._signing.get(vin):
-            if self._key_path is None:
-                raise TransientError("No key for signed Tesla commands")
-            if not self._api.has_private_key:
-                # The library creates the key (mode 0600) when the file does not exist yet.
-                await asyncio.to_thread(
-                    os.makedirs, os.path.dirname(self._key_path) or ".", exist_ok=True
-                )
-                await provider_call(self._api.get_private_key(self._key_path))
+            await self._async_load_key()
             vehicle = self._api.vehicles.createSigned(vin)
         else:
             vehicle = self._api.vehicles.createFleet(vin)

@@ -82,6 +82,12 @@ def vehicle_info(item: Any) -> tuple[VehicleInfo, bool] | None:
     )
 
 
+def paired_vins(raw: Any) -> set[str]:
+    """The VINs `fleet_status` says carry the partner's key."""
+    paired = _mapping(_mapping(raw).get("response")).get("key_paired_vins")
+    return {vin for vin in paired if isinstance(vin, str)} if isinstance(paired, list) else set()
+
+
 def vehicle_online(raw: Any) -> bool:
     """Whether `GET /vehicles/{vin}` says the car is online (`asleep` and `offline` are not)."""
     return _mapping(_mapping(raw).get("response")).get("state") == "online"
