@@ -134,7 +134,9 @@ class Simulator:
         retry_after = {"Retry-After": str(int(fault.params.get("retry_after", 60)))}
         match fault.kind:
             case FaultKind.RATE_LIMITED:
-                return web.Response(status=429, text="Too Many Requests", headers=retry_after)
+                # Tesla also sends RateLimit-* headers; Volteras clients ignore them.
+                headers = {**retry_after, "RateLimit-Reset": retry_after["Retry-After"]}
+                return web.Response(status=429, text="Too Many Requests", headers=headers)
             case FaultKind.MALFORMED:
                 return web.Response(
                     status=200, text='{"results": [{"id": ', content_type="application/json"

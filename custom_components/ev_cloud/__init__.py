@@ -31,6 +31,7 @@ from .runtime import (
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.BUTTON,
     Platform.DEVICE_TRACKER,
     Platform.LOCK,
     Platform.NUMBER,

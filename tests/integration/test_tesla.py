@@ -214,3 +214,65 @@ async def test_refusals_are_translated(
     await hass.services.async_call(
         SWITCH_DOMAIN, SERVICE_TURN_OFF, {ATTR_ENTITY_ID: switch}, blocking=True
     )
+
+
+async def test_wake_up_button(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
+) -> None:
+    """The one place a person asks for a wake-up: billed once, the car online, then read."""
+    entry = await add_tesla(hass, hass_client_no_auth, simulator)
+    await hass.services.async_call(
+        "button", "press", {ATTR_ENTITY_ID: entity(hass, "button", BLUE, "wake_up")}, blocking=True
+    )
+    assert simulator.tesla.meter["wake"] == 1
+    assert simulator.tesla.cars[BLUE].online
+    vehicle = next(v for v in entry.runtime_data.vehicles.values() if v.info.vin == BLUE)
+    await vehicle.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(entity(hass, "binary_sensor", BLUE, "asleep")).state == "off"
+    assert float(hass.states.get(entity(hass, "sensor", BLUE, "battery_level")).state) == 72
+
+
+async def test_rate_limit_backs_off_and_never_asks_to_sign_in(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
+) -> None:
+    """Tesla's 429: the last data stays, the car is read again after Retry-After, no reauth."""
+    entry = await add_tesla(hass, hass_client_no_auth, simulator)
+    vehicle = next(v for v in entry.runtime_data.vehicles.values() if v.info.vin == RED)
+    battery = entity(hass, "sensor", RED, "battery_level")
+    simulator.faults.set("rate_limited", path="/vehicle_data", retry_after=1200)
+    await vehicle.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert float(hass.states.get(battery).state) == 45
+    assert vehicle.coordinator.update_interval == timedelta(seconds=1200)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    simulator.faults.clear()
+    await vehicle.coordinator.async_refresh()
+    assert vehicle.coordinator.update_interval != timedelta(seconds=1200)
+
+
+async def test_diagnostics_hide_tokens_and_the_account(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    hass_client_no_auth: ClientSessionGenerator,
+    simulator: Simulator,
+) -> None:
+    """OAuth tokens, the client id in the implementation name and the VINs never show."""
+    from pytest_homeassistant_custom_component.components.diagnostics import (
+        get_diagnostics_for_config_entry,
+    )
+
+    # Before any HTTP client starts: the router freezes then.
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = await add_tesla(hass, hass_client_no_auth, simulator)
+    text = str(await get_diagnostics_for_config_entry(hass, hass_client, entry))
+    for secret in (
+        entry.data["token"]["access_token"],
+        entry.data["token"]["refresh_token"],
+        "sim-oauth-client",
+        "sim-oauth-secret",
+        RED,
+        BLUE,
+        "sim-account",
+    ):
+        assert secret not in text
