@@ -135,8 +135,8 @@ class Simulator:
         match fault.kind:
             case FaultKind.RATE_LIMITED:
                 # Tesla also sends RateLimit-* headers; Volteras clients ignore them.
-                headers = {**retry_after, "RateLimit-Reset": retry_after["Retry-After"]}
-                return web.Response(status=429, text="Too Many Requests", headers=headers)
+                limited = {**retry_after, "RateLimit-Reset": retry_after["Retry-After"]}
+                return web.Response(status=429, text="Too Many Requests", headers=limited)
             case FaultKind.MALFORMED:
                 return web.Response(
                     status=200, text='{"results": [{"id": ', content_type="application/json"
