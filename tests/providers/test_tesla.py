@@ -6,7 +6,7 @@ The client talks HTTP to the simulator's Tesla surface with a token from its OAu
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -322,3 +322,25 @@ def test_products() -> None:
     assert (info.id, info.name, signed) == (RED, None, False)
     assert not parse.vehicle_online({"response": {"state": "offline"}})
     assert not parse.vehicle_online("garbage")
+
+
+async def test_expired_signature_is_signed_again_once(
+    socket_enabled: None, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The car's clock runs ahead: the first signature is refused as expired, the retry works."""
+    now = [datetime.now(UTC)]
+    async with Simulator(command_delay=0.0, now=lambda: now[0]) as sim:
+        client = client_for(sim, session, tmp_path)
+        red = next(car for car in await client.async_get_vehicles() if car.vin == RED)
+        assert red.key_paired is False
+        assert client.public_key is not None
+        sim.tesla_signed.pair(RED, bytes.fromhex(client.public_key))
+        first = await client.async_send_command(red, Command(type=CommandType.CLIMATE_ON))
+        assert first.status is CommandStatus.EXECUTED
+        now[0] += timedelta(minutes=1)
+        again = await client.async_send_command(
+            red, Command(type=CommandType.SET_CHARGE_LIMIT, value=85)
+        )
+        assert again.status is CommandStatus.EXECUTED
+        assert sim.tesla.cars[RED].charge_limit_soc == 85
+        assert (await client.async_get_vehicles())[0].key_paired is True

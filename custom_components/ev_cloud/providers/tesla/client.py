@@ -46,6 +46,9 @@ from .errors import WrongRegionError, provider_call
 
 type TeslaVehicle = VehicleFleet[Any] | VehicleSigned[Any]
 
+# Signed-command faults the library does not retry itself, though a re-signed retry succeeds.
+RESIGN_FAULTS = frozenset({"TeslaFleetMessageFaultTimeExpired"})
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -207,6 +210,12 @@ class TeslaClient:
         except VehicleUnavailableError:
             # Fell asleep in between.
             await self._async_wake(car)
+            answer = await provider_call(getattr(car, method)(*arguments))
+        except TransientError as err:
+            if err.code not in RESIGN_FAULTS:
+                raise
+            # The car refused a signature as expired (clocks drifted); the library took the car's
+            # fresh session info with the refusal, so one more try is signed right.
             answer = await provider_call(getattr(car, method)(*arguments))
         return _execution(command, answer)
 
