@@ -128,6 +128,7 @@ def _create_vehicle(
         start_task=lambda coro, name: entry.async_create_background_task(hass, coro, name),
         on_outcome=on_outcome,
         on_auth_failed=lambda: entry.async_start_reauth(hass),
+        is_asleep=lambda: coordinator.data is not None and coordinator.data.asleep,
     )
     return VehicleData(info=info, spec=data.spec, coordinator=coordinator, commands=commands)
 

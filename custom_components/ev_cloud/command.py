@@ -21,7 +21,7 @@ from typing import Any
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN, LOGGER
-from .model import Command, CommandExecution, CommandStatus, FailureReason, VehicleInfo
+from .model import Capability, Command, CommandExecution, CommandStatus, FailureReason, VehicleInfo
 from .providers import ProviderSpec, VehicleProvider
 from .providers.errors import (
     AuthenticationError,
@@ -130,6 +130,7 @@ class CommandRunner:
         start_task: TaskStarter,
         on_outcome: Callable[[CommandOutcome], None],
         on_auth_failed: Callable[[], None],
+        is_asleep: Callable[[], bool] = lambda: False,
     ) -> None:
         """Keep what is needed to send and report; `start_task` ties workers to the entry."""
         self._provider = provider
@@ -138,6 +139,7 @@ class CommandRunner:
         self._start_task = start_task
         self._on_outcome = on_outcome
         self._on_auth_failed = on_auth_failed
+        self._is_asleep = is_asleep
         self._slots: dict[str, _Slot] = {}
         self.poll_delays: tuple[float, ...] = POLL_DELAYS
         self.last_outcome: CommandOutcome | None = None
@@ -203,7 +205,10 @@ class CommandRunner:
 
     async def _async_run(self, command: Command) -> None:
         name = self._vehicle.display_name
-        self._report(CommandOutcome(command=command, status=CommandStatus.PENDING))
+        # A sleeping car is woken first (it can take a minute): say so rather than "pending".
+        waking = self._is_asleep() and Capability.WAKE_UP in self._vehicle.capabilities
+        status = CommandStatus.WAKING if waking else CommandStatus.PENDING
+        self._report(CommandOutcome(command=command, status=status))
         try:
             execution = await self._async_send_and_follow(command)
         except _FollowTimeoutError:

@@ -124,6 +124,8 @@ class CommandStatus(StrEnum):
     """Lifecycle of a command: pending until the car confirms or refuses it."""
 
     PENDING = "pending"
+    # The car sleeps and is woken first (providers that can wake cars).
+    WAKING = "waking"
     EXECUTED = "executed"
     FAILED = "failed"
 

@@ -143,8 +143,22 @@ async def test_command_on_a_sleeping_car_wakes_it_first(
     """Asked by the user: one wake, then the REST command."""
     await add_tesla(hass, hass_client_no_auth, simulator)
     lock = entity(hass, LOCK_DOMAIN, BLUE, "door_lock")
+    last_command = entity(hass, "sensor", BLUE, "last_command")
+    seen: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: (
+            seen.append(event.data["new_state"].state)
+            if event.data["entity_id"] == last_command
+            else None
+        ),
+    )
     simulator.tesla.cars[BLUE].locked = False
     await hass.services.async_call(LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True)
+    await hass.async_block_till_done()
+    # The user sees that the car is being woken, then the outcome.
+    assert seen[0] == "waking"
+    assert seen[-1] == "executed"
     assert simulator.tesla.cars[BLUE].locked is True
     assert simulator.tesla.meter["wake"] == 1
 
