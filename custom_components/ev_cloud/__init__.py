@@ -77,6 +77,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     _update_pairing_issues(hass, entry, data)
 
     @callback
+    def drop_pairing_issues() -> None:
+        for info in data.fleet.data or []:
+            ir.async_delete_issue(hass, DOMAIN, _pairing_issue_id(entry, info))
+
+    entry.async_on_unload(drop_pairing_issues)
+
+    @callback
     def on_fleet_update() -> None:
         entry.async_create_background_task(
             hass, _async_sync_vehicles(hass, entry), "ev_cloud vehicle list sync"
@@ -153,6 +160,10 @@ async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -
     _update_pairing_issues(hass, entry, data)
 
 
+def _pairing_issue_id(entry: EvCloudConfigEntry, info: VehicleInfo) -> str:
+    return f"key_not_paired_{entry.entry_id}_{log_hash(info.key)}"
+
+
 def _update_pairing_issues(
     hass: HomeAssistant, entry: EvCloudConfigEntry, data: EvCloudData
 ) -> None:
@@ -162,7 +173,7 @@ def _update_pairing_issues(
     """
     public_key = data.client.public_key_pem if isinstance(data.client, KeyPairingProvider) else None
     for info in data.fleet.data:
-        issue_id = f"key_not_paired_{entry.entry_id}_{log_hash(info.key)}"
+        issue_id = _pairing_issue_id(entry, info)
         if info.key_paired is False and device_key(data.spec, info) in data.vehicles:
             ir.async_create_issue(
                 hass,

@@ -344,3 +344,22 @@ async def test_expired_signature_is_signed_again_once(
         assert again.status is CommandStatus.EXECUTED
         assert sim.tesla.cars[RED].charge_limit_soc == 85
         assert (await client.async_get_vehicles())[0].key_paired is True
+
+
+async def test_pairing_check_failing_does_not_hide_the_cars(
+    sim: Simulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """`fleet_status` is advisory: when it fails, the cars are listed, pairing unknown."""
+    sim.faults.set("server_error", path="/fleet_status")
+    cars = await client_for(sim, session, tmp_path).async_get_vehicles()
+    assert {car.vin for car in cars} == {RED, BLUE}
+    assert all(car.key_paired is None for car in cars)
+
+
+async def test_malformed_answers_are_passing_errors(
+    sim: Simulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """A body the library cannot parse becomes a provider error, never another exception."""
+    sim.faults.set("malformed", path="/products")
+    with pytest.raises(TransientError):
+        await client_for(sim, session, tmp_path).async_get_vehicles()

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+import logging
 import os
 from typing import Any
 
@@ -32,7 +33,13 @@ from ...model import (
     log_hash,
 )
 from ..base import AccountIdentity, ClientConfig
-from ..errors import AuthenticationError, InvalidInputError, TransientError, VehicleUnavailableError
+from ..errors import (
+    AuthenticationError,
+    InvalidInputError,
+    ProviderError,
+    TransientError,
+    VehicleUnavailableError,
+)
 from . import parse
 from .const import (
     ALREADY_SO,
@@ -43,6 +50,8 @@ from .const import (
     WAKE_TIMEOUT,
 )
 from .errors import WrongRegionError, provider_call
+
+_LOGGER = logging.getLogger(__name__)
 
 type TeslaVehicle = VehicleFleet[Any] | VehicleSigned[Any]
 
@@ -98,8 +107,15 @@ class TeslaClient:
 
     async def _async_find_region(self) -> None:
         """After a 421 (wrong region): ask Tesla which server holds the account."""
-        if self._regional:
+        if not self._regional:
+            return
+        server = self._api.server
+        try:
             await provider_call(self._api.find_server())
+        except ProviderError:
+            # The search leaves the last server it tried; keep the one we had.
+            self._api.server = server
+            raise
 
     async def async_identify(self) -> AccountIdentity:
         """The Tesla account the token belongs to (the token's `sub`)."""
@@ -132,10 +148,15 @@ class TeslaClient:
         signed = [info for info in vehicles if self._signing.get(info.key)]
         if not signed:
             return vehicles
-        await self._async_load_key()
-        status = await provider_call(
-            self._api.vehicles.createFleet(signed[0].key).fleet_status([i.key for i in signed])
-        )
+        try:
+            await self._async_load_key()
+            status = await provider_call(
+                self._api.vehicles.createFleet(signed[0].key).fleet_status([i.key for i in signed])
+            )
+        except ProviderError as err:
+            # Advisory only: the cars and their readings do not depend on it.
+            _LOGGER.debug("Could not check key pairing: %s", err)
+            return vehicles
         paired = parse.paired_vins(status)
         return [
             replace(info, key_paired=info.key in paired) if info in signed else info
@@ -148,7 +169,9 @@ class TeslaClient:
         if self._key_path is None:
             raise TransientError("No key for signed Tesla commands")
         # The library creates the key (mode 0600) when the file does not exist yet.
-        await asyncio.to_thread(os.makedirs, os.path.dirname(self._key_path) or ".", exist_ok=True)
+        await provider_call(
+            asyncio.to_thread(os.makedirs, os.path.dirname(self._key_path) or ".", exist_ok=True)
+        )
         await provider_call(self._api.get_private_key(self._key_path))
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from tesla_fleet_api import exceptions as tesla
 
 from ..errors import (
@@ -86,3 +87,6 @@ async def provider_call[T](call: Awaitable[T]) -> T:
     except OSError as err:
         # Reading or creating the signing key file.
         raise TransientError(f"Tesla signing key unavailable ({type(err).__name__})") from err
+    except (ValueError, KeyError, IndexError, AttributeError, DecodeError) as err:
+        # The library parses bodies (JSON, base64, protobuf) without guarding every shape.
+        raise TransientError(f"Malformed Tesla answer ({type(err).__name__})") from err
