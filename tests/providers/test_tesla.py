@@ -5,6 +5,7 @@ The client talks HTTP to the simulator's Tesla surface with a token from its OAu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -363,3 +364,19 @@ async def test_malformed_answers_are_passing_errors(
     sim.faults.set("malformed", path="/products")
     with pytest.raises(TransientError):
         await client_for(sim, session, tmp_path).async_get_vehicles()
+
+
+async def test_two_commands_to_a_sleeping_car_wake_it_once(
+    sim: Simulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Climate and lock at the same moment: one wake-up billed, both commands carried out."""
+    client = client_for(sim, session, tmp_path)
+    blue = next(car for car in await client.async_get_vehicles() if car.vin == BLUE)
+    sim.tesla.cars[BLUE].wake_delay = 0.2
+    results = await asyncio.gather(
+        client.async_send_command(blue, Command(type=CommandType.CLIMATE_ON)),
+        client.async_send_command(blue, Command(type=CommandType.LOCK_DOORS)),
+    )
+    assert all(result.status is CommandStatus.EXECUTED for result in results)
+    assert sim.tesla.meter["wake"] == 1
+    assert sim.tesla.cars[BLUE].climate_on

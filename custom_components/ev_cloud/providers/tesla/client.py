@@ -89,6 +89,8 @@ class TeslaClient:
         self._wake_poll = wake_poll
         self._signing: dict[str, bool] = {}
         self._vehicles: dict[str, TeslaVehicle] = {}
+        # One wake-up per car at a time: two commands to a sleeping car must not pay twice.
+        self._wake_locks: dict[str, asyncio.Lock] = {}
         self._scopes: list[str] | None = None
 
     async def _claims(self) -> dict[str, Any]:
@@ -139,6 +141,9 @@ class TeslaClient:
             if (parsed := parse.vehicle_info(item)) is None:
                 continue
             info, signed = parsed
+            if self._signing.get(info.key, signed) != signed:
+                # Tesla moved the car to signed commands (or back): rebuild its object.
+                self._vehicles.pop(info.key, None)
             self._signing[info.key] = signed
             vehicles.append(info)
         return await self._async_with_pairing(vehicles)
@@ -244,6 +249,13 @@ class TeslaClient:
 
     async def _async_wake(self, car: TeslaVehicle) -> None:
         """Wake the car and wait until it is online, or give up after the time-out."""
+        async with self._wake_locks.setdefault(car.vin, asyncio.Lock()):
+            # Another command may have woken it while this one waited.
+            if parse.vehicle_online(await provider_call(car.vehicle())):
+                return
+            await self._async_wake_now(car)
+
+    async def _async_wake_now(self, car: TeslaVehicle) -> None:
         await provider_call(car.wake_up())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wake_timeout
