@@ -131,11 +131,14 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         self._backoff_until: datetime | None = None
         self._extra_read: CALLBACK_TYPE | None = None
         self._extra_read_at: datetime | None = None
+        # Whether this car's access repair is up: a read clears it only then.
+        self._access_issue_raised = False
 
     async def async_shutdown(self) -> None:
         """Stop the extra read a command scheduled, the regular ones, and this car's issue."""
         self._cancel_extra_read()
-        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+        if self._access_issue_raised:
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
         await super().async_shutdown()
 
     @property
@@ -198,13 +201,15 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
                 translation_placeholders={"retry_in": str(round(self.policy.idle.total_seconds()))},
             ) from err
         except VehicleUnavailableError as err:
-            self._set_interval(self.policy.idle)
-            if self.data is None:
+            # None before the first successful read, whatever the base class's annotation says.
+            previous: VehicleState | None = self.data
+            if previous is None:
+                self._set_interval(self.policy.idle)
                 raise UpdateFailed(
                     translation_domain=DOMAIN, translation_key="vehicle_unavailable"
                 ) from err
-            # The car sleeps: keep its last readings, say it sleeps, and do not wake it.
-            return replace(self.data, asleep=True, fetched_at=dt_util.utcnow())
+            # Said by an error rather than a state: the same sleeping car as below.
+            state = VehicleState(fetched_at=dt_util.utcnow(), asleep=True)
         except ProviderError as err:
             self._backoff_until = None
             self._set_interval(self.policy.active)
@@ -215,7 +220,9 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         if self._backoff_until is not None:
             LOGGER.info("Rate limit for %s lifted", self.vehicle.log_name)
             self._backoff_until = None
-        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+        if self._access_issue_raised:
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+            self._access_issue_raised = False
         now = dt_util.utcnow()
         self._set_interval(
             self.policy.interval(state, recently_commanded=self._recently_commanded(now))
@@ -223,6 +230,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         return state
 
     def _raise_access_issue(self) -> None:
+        self._access_issue_raised = True
         ir.async_create_issue(
             self.hass,
             DOMAIN,
