@@ -18,16 +18,9 @@ from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .migration import async_migrate_entry
 from .model import CommandStatus, FailureReason, VehicleInfo, log_hash
-from .oauth import async_token_getter
-from .providers import CredentialKind, KeyPairingProvider
-from .runtime import (
-    EvCloudConfigEntry,
-    EvCloudData,
-    VehicleData,
-    create_client,
-    device_key,
-    provider_spec,
-)
+from .oauth import create_entry_client
+from .providers import KeyPairingProvider
+from .runtime import EvCloudConfigEntry, EvCloudData, VehicleData, device_key, provider_spec
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -57,12 +50,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     other cars from loading.
     """
     spec = provider_spec(entry.data)
-    access_token = (
-        async_token_getter(hass, entry, spec)
-        if spec.credential_kind is CredentialKind.OAUTH2_CODE
-        else None
-    )
-    client = create_client(hass, entry.data, access_token)
+    client = create_entry_client(hass, entry)
     fleet = FleetCoordinator(hass, entry, client)
     await fleet.async_config_entry_first_refresh()
 

@@ -61,7 +61,7 @@ from .const import (
     LOGGER,
 )
 from .model import VehicleInfo
-from .oauth import async_register, async_token_getter
+from .oauth import async_register, create_entry_client
 from .providers import (
     PROVIDERS,
     AccountProvider,
@@ -561,10 +561,7 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
                 # single-use refresh token.
                 client = entry.runtime_data.client
             else:
-                access_token = (
-                    async_token_getter(self.hass, entry, self.spec) if self._uses_oauth else None
-                )
-                client = create_client(self.hass, entry.data, access_token)
+                client = create_entry_client(self.hass, entry)
             self._client = cast("ClientCredentialsAccount", client)
             if not await self._async_load_vehicles():
                 return self.async_abort(reason="cannot_connect")

@@ -25,9 +25,9 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 )
 
 from .const import CONF_ENVIRONMENT, DOMAIN
-from .providers import ProviderSpec
+from .providers import CredentialKind, ProviderSpec, VehicleProvider
 from .providers.errors import AuthenticationError, TransientError
-from .runtime import base_url
+from .runtime import base_url, create_client, provider_spec
 
 
 def implementation_domain(spec: ProviderSpec, data: Mapping[str, Any]) -> str:
@@ -54,6 +54,17 @@ def async_register(
     )
     async_register_implementation(hass, DOMAIN, implementation)
     return implementation
+
+
+def create_entry_client(hass: HomeAssistant, entry: ConfigEntry[Any]) -> VehicleProvider:
+    """The provider client for a stored entry; OAuth providers get their token from the entry."""
+    spec = provider_spec(entry.data)
+    access_token = (
+        async_token_getter(hass, entry, spec)
+        if spec.credential_kind is CredentialKind.OAUTH2_CODE
+        else None
+    )
+    return create_client(hass, entry.data, access_token)
 
 
 def async_token_getter(

@@ -230,9 +230,8 @@ class TeslaClient:
         if method is None:
             raise InvalidInputError(f"Tesla has no {command.type} command")
         arguments = _arguments(command)
-        # The free state check first: a command sent to a sleeping car is billed for its 408.
-        if not parse.vehicle_online(await provider_call(car.vehicle())):
-            await self._async_wake(car)
+        # Waking checks the (free) state first: a command to a sleeping car is billed for its 408.
+        await self._async_wake(car)
         try:
             answer = await provider_call(getattr(car, method)(*arguments))
         except VehicleUnavailableError:
