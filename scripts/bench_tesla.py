@@ -43,6 +43,8 @@ def prepare(sim: Simulator) -> str:
     car = sim.tesla.cars[CAR]
     car.battery_level, car.charge_limit_soc, car.online = 35.0, 80, False
     car.wake_delay, car.simulated_to = 0.0, DAY_START
+    # The app registered its domain once, long before this day.
+    sim.tesla.register_partner("sim-oauth-client", "bench.example", "04" + "11" * 64)
     return str(sim.oauth.issue_tokens("sim-oauth-client", SCOPES)["access_token"])
 
 

@@ -52,6 +52,8 @@ class OAuthServer:
     access_tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     # refresh token → (client id, granted scope)
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # client-credentials (partner) token → (client id, expiry); they open no owner's account
+    partner_tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     request_log: list[tuple[str, str]] = field(default_factory=list)
 
     def issue_tokens(self, client_id: str, scope: str = "") -> dict[str, Any]:
@@ -81,6 +83,35 @@ class OAuthServer:
             "expires_in": self.token_lifetime,
         }
 
+    def issue_partner_token(self, client_id: str, audience: str) -> dict[str, Any]:
+        """A client-credentials token: the app itself, for partner calls; no refresh token."""
+        now = self.now()
+        expires = now + timedelta(seconds=self.token_lifetime)
+        claims = {
+            "sub": client_id,
+            "aud": audience,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": secrets.token_hex(8),
+        }
+        access = jwt.encode(claims, SIGNING_KEY, algorithm="HS256")
+        self.partner_tokens[access] = (client_id, expires)
+        return {"access_token": access, "token_type": "Bearer", "expires_in": self.token_lifetime}
+
+    def partner_for(self, access_token: str) -> str | None:
+        """The developer app behind a valid partner token."""
+        entry = self.partner_tokens.get(access_token)
+        if entry is None or entry[1] <= self.now():
+            return None
+        return entry[0]
+
+    def client_for(self, access_token: str) -> str | None:
+        """The developer app an owner's valid access token was issued to."""
+        entry = self.access_tokens.get(access_token)
+        if entry is None or entry[1] <= self.now():
+            return None
+        return entry[0]
+
     def account_for(self, access_token: str) -> str | None:
         """The account behind a valid access token."""
         entry = self.access_tokens.get(access_token)
@@ -92,6 +123,7 @@ class OAuthServer:
         """Every access and refresh token stops working."""
         self.access_tokens.clear()
         self.refresh_tokens.clear()
+        self.partner_tokens.clear()
 
 
 OAUTH: web.AppKey[OAuthServer] = web.AppKey("oauth_server")
@@ -167,7 +199,7 @@ def _pkce_ok(challenge: str | None, verifier: str | None) -> bool:
 
 
 async def token(request: web.Request) -> web.Response:
-    """POST /oauth2/token: authorization_code and (single-use) refresh_token grants."""
+    """POST /oauth2/token: authorization code, (single-use) refresh token, client credentials."""
     server = _server(request)
     form = await request.post()
     client_id, client_secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
@@ -190,6 +222,11 @@ async def token(request: web.Request) -> web.Response:
         if granted is None or granted[0] != client_id:
             return web.json_response({"error": "invalid_grant"}, status=400)
         return web.json_response(server.issue_tokens(client_id, granted[1]))
+    if grant == "client_credentials":
+        # Tesla's partner token: `audience` must name the Fleet API server it is for.
+        if not (audience := str(form.get("audience", ""))):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        return web.json_response(server.issue_partner_token(client_id, audience))
     return web.json_response({"error": "unsupported_grant_type"}, status=400)
 
 

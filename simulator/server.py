@@ -79,7 +79,22 @@ class Simulator:
             "/_sim/vehicles/{vehicle_id}/fail-next-command", self._admin_fail_next_command
         )
         app.router.add_post("/_sim/revoke-tokens", self._admin_revoke_tokens)
+        app.router.add_put("/_sim/tesla/hosted-key", self._admin_host_tesla_key)
+        app.router.add_post("/_sim/tesla/pair", self._admin_pair_tesla_key)
         return app
+
+    def pair_tesla_key(self, vin: str, domain: str) -> None:
+        """Pair the car with the key registered for `domain`, as the pairing link does.
+
+        That is what opening `https://tesla.com/_ak/<domain>` and approving on the phone does.
+
+        Raises:
+            KeyError: the car is unknown, or no app registered the domain.
+        """
+        public_key = self.tesla.domain_key(domain.lower())
+        if public_key is None or vin not in self.tesla.cars:
+            raise KeyError(vin if public_key else domain)
+        self.tesla_signed.pair(vin, bytes.fromhex(public_key))
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen; port 0 picks a free one. Returns the base URL."""
@@ -207,6 +222,18 @@ class Simulator:
         self.volteras.fail_next_command(
             body["reason"], int(body.get("count", 1)), request.match_info["vehicle_id"]
         )
+        return web.json_response({"ok": True})
+
+    async def _admin_host_tesla_key(self, request: web.Request) -> web.Response:
+        self.tesla.hosted_public_key = await request.text() or None
+        return web.json_response({"ok": True})
+
+    async def _admin_pair_tesla_key(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            self.pair_tesla_key(str(body["vin"]), str(body["domain"]))
+        except KeyError as err:
+            raise web.HTTPNotFound(text=f"unknown car or unregistered domain: {err}") from None
         return web.json_response({"ok": True})
 
     async def _admin_revoke_tokens(self, request: web.Request) -> web.Response:

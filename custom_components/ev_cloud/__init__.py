@@ -14,7 +14,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.typing import ConfigType
 
 from .command import CommandOutcome, CommandRunner
-from .const import CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
+from .const import CONF_APP_DOMAIN, CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .migration import async_migrate_entry
 from .model import CommandStatus, FailureReason, VehicleInfo, log_hash
@@ -159,7 +159,10 @@ def _update_pairing_issues(
 
     Its readings work; its commands cannot until the owner pairs the key, so say how.
     """
-    public_key = data.client.public_key_pem if isinstance(data.client, KeyPairingProvider) else None
+    if not isinstance(data.client, KeyPairingProvider):
+        return
+    client = data.client
+    domain = entry.data.get(CONF_APP_DOMAIN) or "<your app's domain>"
     for info in data.fleet.data:
         issue_id = _pairing_issue_id(entry, info)
         if info.key_paired is False and device_key(data.spec, info) in data.vehicles:
@@ -172,7 +175,9 @@ def _update_pairing_issues(
                 translation_key="key_not_paired",
                 translation_placeholders={
                     "vehicle": info.display_name,
-                    "public_key": public_key or "",
+                    "public_key": client.public_key_pem or "",
+                    "url": client.public_key_url(domain),
+                    "pairing_link": client.pairing_link(domain),
                 },
             )
         else:

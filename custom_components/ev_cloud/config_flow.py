@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import logging
+import re
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -47,6 +48,7 @@ from yarl import URL
 from .consent import CALLBACK_PATH, async_get_consent_view
 from .const import (
     CONF_ACTIVE_INTERVAL,
+    CONF_APP_DOMAIN,
     CONF_ENVIRONMENT,
     CONF_EXCLUDED_VEHICLES,
     CONF_IDLE_INTERVAL,
@@ -67,13 +69,22 @@ from .providers import (
     AccountProvider,
     ClientCredentialsAccount,
     CredentialKind,
+    KeyPairingProvider,
     ProviderSpec,
     get_provider,
 )
-from .providers.errors import AuthenticationError, PermissionDeniedError, ProviderError
+from .providers.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    ProviderError,
+    SetupCheckError,
+)
 from .runtime import EvCloudConfigEntry, create_client
 
 CONF_VEHICLES = "vehicles"
+CONF_PAIR_LATER = "pair_later"
+# Dot-separated letters, digits and inner hyphens (an IPv4 address matches too).
+HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # The header Home Assistant's frontend sends with the URL the user reached it at.
 HEADER_FRONTEND_BASE = "HA-Frontend-Base"
 # Keys a step shows again after an error; secrets are typed again, never echoed into a form.
@@ -100,6 +111,8 @@ def _credentials_schema(spec: ProviderSpec, *, with_environment: bool = True) ->
             TextSelectorConfig(type=TextSelectorType.PASSWORD)
         ),
     }
+    if spec.key_pairing:
+        fields[vol.Required(CONF_APP_DOMAIN)] = str
     if with_environment:
         fields[vol.Required(CONF_ENVIRONMENT, default=spec.default_environment)] = SelectSelector(
             SelectSelectorConfig(
@@ -122,6 +135,20 @@ def _url_error(url: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         return "invalid_url"
     return None
+
+
+def _app_domain(text: str) -> str | None:
+    """The host (and port) of what the user typed: "https://Ev.Example.com/" → "ev.example.com"."""
+    raw = text.strip().lower()
+    try:
+        url = URL(raw if "://" in raw else f"https://{raw}")
+    except ValueError:
+        return None
+    if url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/"):
+        return None
+    if url.query_string or url.fragment or url.user or not HOSTNAME.fullmatch(url.host):
+        return None
+    return f"{url.host}:{url.explicit_port}" if url.explicit_port else url.host
 
 
 def _vehicle_label(vehicle: VehicleInfo) -> str:
@@ -151,6 +178,9 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         self._consent_nonce: str | None = None
         self._consent_url = ""
         self._consent_result: Mapping[str, Any] = {}
+        # OAuth providers with key pairing: the signed-in client during the set-up checks.
+        self._keys: KeyPairingProvider | None = None
+        self._account: AccountProvider | None = None
 
     @property
     def logger(self) -> logging.Logger:
@@ -241,12 +271,21 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     def _credentials_data(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
         """Keep only what the entry needs."""
-        return {
+        data = {
             CONF_PROVIDER: self.spec.name,
             CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
             CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET],
             CONF_ENVIRONMENT: user_input.get(CONF_ENVIRONMENT, self.spec.default_environment),
         }
+        if self.spec.key_pairing:
+            data[CONF_APP_DOMAIN] = _app_domain(user_input[CONF_APP_DOMAIN]) or ""
+        return data
+
+    def _app_errors(self) -> dict[str, str]:
+        """Form errors of the developer-app step: only a domain can be malformed."""
+        if self.spec.key_pairing and not self._data[CONF_APP_DOMAIN]:
+            return {CONF_APP_DOMAIN: "invalid_domain"}
+        return {}
 
     async def _async_check(self) -> dict[str, str]:
         """Form errors for `self._data`; when valid, the flow's unique id is the account."""
@@ -400,18 +439,23 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """The user's own developer app at the car maker, then its sign-in page."""
+        errors: dict[str, str] = {}
         if user_input is not None:
             self._data = self._credentials_data(user_input)
-            if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
+            errors = self._app_errors()
+            if not errors and user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
                 return await self.async_step_custom_url()
-            return await self._async_start_oauth()
+            if not errors:
+                return await self._async_start_oauth()
         return self.async_show_form(
             step_id="oauth_app",
             data_schema=self.add_suggested_values_to_schema(
-                _credentials_schema(self.spec), _suggested(self._data)
+                _credentials_schema(self.spec), _suggested(user_input or self._data)
             ),
+            errors=errors,
             description_placeholders={
                 "provider": self.spec.name.title(),
+                "portal": self.spec.developer_portal,
                 "redirect_uri": self._redirect_uri(),
             },
         )
@@ -453,15 +497,115 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
                     entry, data={**self._data, CONF_EXCLUDED_VEHICLES: excluded}
                 )
             self._abort_if_unique_id_configured()
-            self._vehicles = await client.async_get_vehicles()
+        except AuthenticationError, PermissionDeniedError:
+            return self.async_abort(reason="oauth_unauthorized")
+        except ProviderError:
+            return self.async_abort(reason="cannot_connect")
+        self._title = identity.title
+        self._account = client
+        if self.spec.key_pairing and isinstance(client, KeyPairingProvider):
+            self._keys = client
+            return await self.async_step_public_key()
+        return await self._async_step_oauth_vehicles()
+
+    async def _async_step_oauth_vehicles(self) -> ConfigFlowResult:
+        """The signed-in account's cars; cars still missing the key are paired first."""
+        assert self._account is not None
+        try:
+            self._vehicles = await self._account.async_get_vehicles()
         except AuthenticationError, PermissionDeniedError:
             return self.async_abort(reason="oauth_unauthorized")
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
         if not self._vehicles:
             return self.async_abort(reason="no_vehicles")
-        self._title = identity.title
+        if any(vehicle.key_paired is False for vehicle in self._vehicles):
+            return await self.async_step_pair_key()
         return await self.async_step_vehicles()
+
+    # Key pairing: host the public key, register the domain, pair the cars --------------------
+
+    @property
+    def _domain(self) -> str:
+        return str(self._data[CONF_APP_DOMAIN])
+
+    async def async_step_public_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the public key and where to host it; check it is there before going on."""
+        assert self._keys is not None
+        errors: dict[str, str] = {}
+        detail = ""
+        try:
+            public_key = await self._keys.async_load_public_key()
+        except ProviderError:
+            return self.async_abort(reason="key_unavailable")
+        if user_input is not None:
+            try:
+                await self._keys.async_check_public_key(self._domain)
+            except SetupCheckError as err:
+                errors["base"], detail = str(err.code), err.detail
+            else:
+                return await self.async_step_partner()
+        return self.async_show_form(
+            step_id="public_key",
+            errors=errors,
+            description_placeholders={
+                "public_key": public_key,
+                "url": self._keys.public_key_url(self._domain),
+                "detail": detail,
+            },
+        )
+
+    async def async_step_partner(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Register the app's domain with the provider; on a refusal, say why and try again."""
+        assert self._keys is not None
+        errors: dict[str, str] = {}
+        detail = ""
+        try:
+            await self._keys.async_register_partner(self._domain)
+        except SetupCheckError as err:
+            errors["base"], detail = str(err.code), err.detail
+        except ProviderError:
+            errors["base"] = "cannot_connect"
+        else:
+            return await self._async_step_oauth_vehicles()
+        return self.async_show_form(
+            step_id="partner",
+            errors=errors,
+            description_placeholders={"domain": self._domain, "detail": detail},
+        )
+
+    async def async_step_pair_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The pairing link for cars that take only signed commands; checked on submit."""
+        assert self._keys is not None
+        assert self._account is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if user_input.get(CONF_PAIR_LATER):
+                return await self.async_step_vehicles()
+            try:
+                self._vehicles = await self._account.async_get_vehicles()
+            except ProviderError:
+                errors["base"] = "cannot_connect"
+            else:
+                if not any(vehicle.key_paired is False for vehicle in self._vehicles):
+                    return await self.async_step_vehicles()
+                errors["base"] = "key_not_paired"
+        unpaired = [_vehicle_label(v) for v in self._vehicles if v.key_paired is False]
+        return self.async_show_form(
+            step_id="pair_key",
+            data_schema=vol.Schema({vol.Optional(CONF_PAIR_LATER, default=False): bool}),
+            errors=errors,
+            description_placeholders={
+                "pairing_link": self._keys.pairing_link(self._domain),
+                "vehicles": ", ".join(unpaired),
+            },
+        )
 
     def _get_reauth_or_reconfigure_entry(self) -> EvCloudConfigEntry:
         if self.source == SOURCE_RECONFIGURE:
@@ -527,12 +671,13 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             self._data = self._credentials_data(user_input)
-            if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
-                return await self.async_step_custom_url()
-            if self._uses_oauth:
-                return await self._async_start_oauth()
-            if not (errors := await self._async_check()):
-                return self._async_finish_reconfigure()
+            if not (errors := self._app_errors()):
+                if user_input[CONF_ENVIRONMENT] == ENVIRONMENT_CUSTOM:
+                    return await self.async_step_custom_url()
+                if self._uses_oauth:
+                    return await self._async_start_oauth()
+                if not (errors := await self._async_check()):
+                    return self._async_finish_reconfigure()
         return self.async_show_form(
             step_id="reconfigure_credentials",
             data_schema=self.add_suggested_values_to_schema(

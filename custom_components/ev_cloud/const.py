@@ -15,6 +15,8 @@ CONFIG_VERSION: Final = 2
 CONF_PROVIDER: Final = "provider"
 CONF_ENVIRONMENT: Final = "environment"
 CONF_EXCLUDED_VEHICLES: Final = "excluded_vehicles"
+# The developer app's domain, where its public key is hosted (providers with key pairing).
+CONF_APP_DOMAIN: Final = "app_domain"
 
 # Options.
 CONF_ACTIVE_INTERVAL: Final = "active_interval"

@@ -153,7 +153,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
-    """Walk the Tesla branch: developer app, simulator URL, the sign-in page, the callback."""
+    """Walk the Tesla branch: developer app, simulator URL, sign-in, key, registration, pairing.
+
+    The simulator plays the app's web site (its host is the app's domain) and the owner's phone.
+    """
+    domain = urllib.parse.urlsplit(simulator_url).netloc
     if existing_entry(base, token, "Tesla"):
         return
     step = call(
@@ -168,6 +172,7 @@ def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
         {
             "client_id": "sim-oauth-client",
             "client_secret": "sim-oauth-secret",
+            "app_domain": domain,
             "environment": "custom",
         },
         token=token,
@@ -190,6 +195,27 @@ def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
     with urllib.request.urlopen(f"{base}/auth/external/callback?{query}", timeout=30):  # noqa: S310
         pass
     step = call(base, "POST", flow, {}, token=token)
+    if step.get("step_id") != "public_key":
+        sys.exit(f"[develop] expected the public-key step, got: {step}")
+    # Publish the key the form shows on the "app's domain", then let the flow check and register.
+    public_key = step["description_placeholders"]["public_key"].encode()
+    request = urllib.request.Request(  # noqa: S310
+        f"{simulator_url}/_sim/tesla/hosted-key", data=public_key, method="PUT"
+    )
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass
+    step = call(base, "POST", flow, {}, token=token)
+    if step.get("step_id") == "pair_key":
+        # The owner opens the pairing link on the phone: the simulated Model 3 takes the key.
+        for vin in ("5YJ3E7EB7KF000101",):
+            request = urllib.request.Request(  # noqa: S310
+                f"{simulator_url}/_sim/tesla/pair",
+                data=json.dumps({"vin": vin, "domain": domain}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+                pass
+        step = call(base, "POST", flow, {"pair_later": False}, token=token)
     choose_every_vehicle(base, token, flow, step)
 
 

@@ -268,8 +268,12 @@ class TeslaAccount:
 
     now: Callable[[], datetime]
     cars: dict[str, TeslaCar] = field(default_factory=dict)
-    # domain → registered public key (65-byte point, hex)
-    partner_domains: dict[str, str] = field(default_factory=dict)
+    # developer app (client id) → (its registered domain, that domain's public key as hex)
+    partners: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The allowed origin each developer app was created with; an app not listed allows any.
+    allowed_origins: dict[str, str] = field(default_factory=dict)
+    # The key file the simulator hosts at its own `/.well-known/` path, playing the app's domain.
+    hosted_public_key: str | None = None
     meter: Counter[str] = field(default_factory=Counter)
     request_log: list[tuple[str, str]] = field(default_factory=list)
 
@@ -297,6 +301,19 @@ class TeslaAccount:
         car = TeslaCar(id=1_000_000 + len(self.cars), **fields)
         self.cars[car.vin] = car
         return car
+
+    def register_partner(self, client_id: str, domain: str, public_key: str) -> None:
+        """What `POST /api/1/partner_accounts` records once the domain's key was fetched."""
+        self.partners[client_id] = (domain, public_key)
+
+    def partner_key(self, client_id: str | None) -> str | None:
+        """The public key (hex point) the app registered, if it did."""
+        registered = self.partners.get(client_id or "")
+        return registered[1] if registered else None
+
+    def domain_key(self, domain: str) -> str | None:
+        """The public key registered for a domain: what its pairing link pairs."""
+        return next((key for known, key in self.partners.values() if known == domain), None)
 
     def settle(self) -> None:
         """Bring every car up to the clock."""

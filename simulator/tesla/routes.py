@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 from ..oauth import OAUTH
 from .fleet import COMMAND_NAMES, TeslaAccount, TeslaCar
@@ -19,6 +22,8 @@ from .signed import SignedCommands
 ACCOUNT: web.AppKey[TeslaAccount] = web.AppKey("tesla_account")
 SIGNED: web.AppKey[SignedCommands] = web.AppKey("tesla_signed")
 PREFIX = "/api/1/"
+PUBLIC_KEY_PATH = "/.well-known/appspecific/com.tesla.3p.public-key.pem"
+UNREGISTERED = "Account must be registered in the current region"
 
 ASLEEP_BODY = {
     "response": None,
@@ -33,14 +38,32 @@ def _error(status: int, error: str) -> web.Response:
     )
 
 
+def _bearer(request: web.Request) -> str:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ")
+
+
+def _unauthorized() -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text='{"error": "token expired (401)"}', content_type="application/json"
+    )
+
+
 def _account(request: web.Request) -> TeslaAccount:
-    """The account behind the bearer token, brought up to the clock; 401 without a valid one."""
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if request.app[OAUTH].account_for(token) is None:
-        raise web.HTTPUnauthorized(
-            text='{"error": "token expired (401)"}', content_type="application/json"
-        )
+    """The account behind the bearer token, brought up to the clock.
+
+    401 without a valid owner's token; 412, as Tesla answers, when the token's developer app never
+    registered as a partner.
+    """
+    token = _bearer(request)
+    oauth = request.app[OAUTH]
+    if oauth.account_for(token) is None:
+        raise _unauthorized()
     account = request.app[ACCOUNT]
+    if account.partner_key(oauth.client_for(token)) is None:
+        raise web.HTTPPreconditionFailed(
+            text=f'{{"response": null, "error": "{UNREGISTERED}"}}',
+            content_type="application/json",
+        )
     resource = request.match_info.route.resource
     account.request_log.append((request.method, resource.canonical if resource else request.path))
     account.settle()
@@ -130,8 +153,10 @@ async def fleet_status(request: web.Request) -> web.Response:
     account = _account(request)
     body = await request.json()
     signed = request.app[SIGNED]
+    # "Paired" means: carries the key of the app asking (the one its domain registered).
+    key = account.partner_key(request.app[OAUTH].client_for(_bearer(request)))
     vins = [vin for vin in body.get("vins", []) if vin in account.cars]
-    paired = [vin for vin in vins if signed.has_paired_key(vin)]
+    paired = [vin for vin in vins if key and signed.is_paired(vin, bytes.fromhex(key))]
     return _response(
         {
             "key_paired_vins": paired,
@@ -155,10 +180,91 @@ async def region(request: web.Request) -> web.Response:
     return _response({"region": "eu", "fleet_api_base_url": base})
 
 
+def _partner(request: web.Request) -> str:
+    """The developer app behind a partner (client-credentials) token; 401 without one."""
+    client_id = request.app[OAUTH].partner_for(_bearer(request))
+    if client_id is None:
+        raise _unauthorized()
+    request.app[ACCOUNT].request_log.append((request.method, request.path))
+    return client_id
+
+
+def _point_hex(pem: str) -> str | None:
+    """A PEM public key as Tesla lists it: the uncompressed P-256 point, hex; None if not one."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        return None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return None
+    return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint).hex()
+
+
+async def _download_public_key(domain: str) -> str | None:
+    """Fetch the domain's key file as Tesla does (plain HTTP here: local servers have no TLS)."""
+    url = f"http://{domain}{PUBLIC_KEY_PATH}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+            session.get(url) as answer,
+        ):
+            if answer.status != 200:
+                return None
+            return await answer.text()
+    except aiohttp.ClientError, TimeoutError, UnicodeDecodeError:
+        return None
+
+
+async def register_partner(request: web.Request) -> web.Response:
+    """POST /api/1/partner_accounts {domain}: fetch the domain's public key and register it."""
+    client_id = _partner(request)
+    account = request.app[ACCOUNT]
+    domain = str((await request.json()).get("domain", "")).strip().lower()
+    if not domain:
+        return _error(400, "domain is required")
+    allowed = account.allowed_origins.get(client_id)
+    if allowed is not None and allowed != domain:
+        return _error(412, f"Root domain {domain} must match registered allowed origin {allowed}")
+    pem = await _download_public_key(domain)
+    if pem is None:
+        return _error(424, f"Public key download failed for url https://{domain}{PUBLIC_KEY_PATH}")
+    if (public_key := _point_hex(pem)) is None:
+        return _error(422, "Public key is not a P-256 (prime256v1) key")
+    account.register_partner(client_id, domain, public_key)
+    return _response(
+        {
+            "client_id": client_id,
+            "domain": domain,
+            "public_key": public_key,
+            "account_id": client_id,
+        }
+    )
+
+
+async def partner_public_key(request: web.Request) -> web.Response:
+    """GET /api/1/partner_accounts/public_key?domain=: the key registered for a domain."""
+    _partner(request)
+    public_key = request.app[ACCOUNT].domain_key(request.query.get("domain", "").lower())
+    if public_key is None:
+        return _error(404, "not_found")
+    return _response({"public_key": public_key})
+
+
+async def hosted_public_key(request: web.Request) -> web.Response:
+    """The simulator playing the developer app's web site: its hosted public key file."""
+    pem = request.app[ACCOUNT].hosted_public_key
+    if pem is None:
+        raise web.HTTPNotFound(text="no key hosted")
+    return web.Response(text=pem, content_type="application/x-pem-file")
+
+
 def add_routes(app: web.Application, account: TeslaAccount, signed: SignedCommands) -> None:
     """Register the Fleet API surface."""
     app[ACCOUNT] = account
     app[SIGNED] = signed
+    app.router.add_post("/api/1/partner_accounts", register_partner)
+    app.router.add_get("/api/1/partner_accounts/public_key", partner_public_key)
+    app.router.add_get(PUBLIC_KEY_PATH, hosted_public_key)
     app.router.add_get("/api/1/products", products)
     app.router.add_get("/api/1/users/region", region)
     app.router.add_post("/api/1/vehicles/fleet_status", fleet_status)

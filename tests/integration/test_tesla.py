@@ -31,8 +31,14 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from yarl import URL
 
-from custom_components.ev_cloud.const import CONF_ENVIRONMENT, DOMAIN, ENVIRONMENT_CUSTOM
+from custom_components.ev_cloud.const import (
+    CONF_APP_DOMAIN,
+    CONF_ENVIRONMENT,
+    DOMAIN,
+    ENVIRONMENT_CUSTOM,
+)
 from simulator import Simulator
 
 from .conftest import advance
@@ -60,10 +66,19 @@ async def http_pieces(
     monkeypatch.setattr("custom_components.ev_cloud.providers.tesla.const.WAKE_TIMEOUT", 3.0)
 
 
-async def add_tesla(
-    hass: HomeAssistant, client: ClientSessionGenerator, sim: Simulator
-) -> config_entries.ConfigEntry[Any]:
-    """Tesla → developer app → simulator URL → Tesla sign-in → both cars."""
+def app_domain(sim: Simulator) -> str:
+    """The simulator plays the developer app's web site too: its host is the app's domain."""
+    return str(URL(sim.url).raw_authority)
+
+
+async def open_tesla_sign_in(
+    hass: HomeAssistant,
+    client: ClientSessionGenerator,
+    sim: Simulator,
+    expect: str = "public_key",
+    **app: str,
+) -> dict[str, Any]:
+    """Tesla → developer app (with its domain) → simulator URL → Tesla sign-in: the first check."""
     for car in sim.tesla.cars.values():
         car.wake_delay = 0.1
     result = await hass.config_entries.flow.async_init(
@@ -73,13 +88,35 @@ async def add_tesla(
         result["flow_id"], {"provider": "tesla"}
     )
     assert result["step_id"] == "oauth_app"
+    assert result["description_placeholders"]["portal"] == "https://developer.tesla.com"
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**APP, CONF_ENVIRONMENT: ENVIRONMENT_CUSTOM}
+        result["flow_id"],
+        {**APP, CONF_APP_DOMAIN: app_domain(sim), CONF_ENVIRONMENT: ENVIRONMENT_CUSTOM, **app},
     )
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"url": sim.url})
     assert result["type"] is FlowResultType.EXTERNAL_STEP
     assert "vehicle_cmds" in result["url"]
     result = await sign_in(hass, client, sim, result, scope=None)
+    assert result.get("step_id", result["type"]) == expect
+    return result
+
+
+def host_public_key(sim: Simulator, result: dict[str, Any]) -> None:
+    """What the owner does with the key the form shows: publish it on the app's domain."""
+    sim.tesla.hosted_public_key = result["description_placeholders"]["public_key"]
+
+
+async def add_tesla(
+    hass: HomeAssistant, client: ClientSessionGenerator, sim: Simulator
+) -> config_entries.ConfigEntry[Any]:
+    """The whole set-up: sign-in, key hosted and checked, domain registered, pair later."""
+    result = await open_tesla_sign_in(hass, client, sim)
+    host_public_key(sim, result)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    # Registered by the flow itself; the Model 3 takes only signed commands: pairing is offered.
+    assert result["step_id"] == "pair_key"
+    assert result["description_placeholders"]["vehicles"] == "Red Model 3"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"pair_later": True})
     assert result["step_id"] == "vehicles"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"vehicles": [RED, BLUE]}
@@ -96,11 +133,9 @@ def entity(hass: HomeAssistant, domain: str, vin: str, key: str) -> str:
     return entity_id
 
 
-def pair_key(hass: HomeAssistant, entry: config_entries.ConfigEntry[Any], sim: Simulator) -> None:
-    """What the owner does with the pairing link: the car accepts the integration's key."""
-    public_key = entry.runtime_data.client.public_key
-    assert public_key is not None
-    sim.tesla_signed.pair(RED, bytes.fromhex(public_key))
+def pair_key(sim: Simulator) -> None:
+    """What the owner does with the pairing link: the car accepts the domain's key."""
+    sim.pair_tesla_key(RED, app_domain(sim))
 
 
 async def test_sign_in_reads_awake_car_and_never_wakes_the_sleeping_one(
@@ -182,8 +217,13 @@ async def test_signed_commands_need_the_paired_key(
     issue = issues.async_get_issue(DOMAIN, unpaired[0])
     assert issue.translation_placeholders["vehicle"] == "Red Model 3"
     assert issue.translation_placeholders["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    domain = app_domain(simulator)
+    assert issue.translation_placeholders["pairing_link"] == f"https://tesla.com/_ak/{domain}"
+    assert issue.translation_placeholders["url"] == (
+        f"http://{domain}/.well-known/appspecific/com.tesla.3p.public-key.pem"
+    )
 
-    pair_key(hass, entry, simulator)
+    pair_key(simulator)
     await entry.runtime_data.fleet.async_refresh()
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issues.async_get_issue(DOMAIN, unpaired[0]) is None
@@ -288,5 +328,6 @@ async def test_diagnostics_hide_tokens_and_the_account(
         RED,
         BLUE,
         "sim-account",
+        app_domain(simulator),
     ):
         assert secret not in text

@@ -53,7 +53,13 @@ async def sim(socket_enabled: None) -> AsyncGenerator[Simulator]:
     async with Simulator(command_delay=0.0) as simulator:
         for car in simulator.tesla.cars.values():
             car.wake_delay = 0.05
+        register(simulator)
         yield simulator
+
+
+def register(sim: Simulator, public_key: str = "04" + "11" * 64) -> None:
+    """The app's partner registration, done once in Tesla's world before any owner's call."""
+    sim.tesla.register_partner("sim-oauth-client", "ev.example.com", public_key)
 
 
 @pytest.fixture
@@ -331,11 +337,13 @@ async def test_expired_signature_is_signed_again_once(
     """The car's clock runs ahead: the first signature is refused as expired, the retry works."""
     now = [datetime.now(UTC)]
     async with Simulator(command_delay=0.0, now=lambda: now[0]) as sim:
+        register(sim)
         client = client_for(sim, session, tmp_path)
         red = next(car for car in await client.async_get_vehicles() if car.vin == RED)
         assert red.key_paired is False
         assert client.public_key is not None
-        sim.tesla_signed.pair(RED, bytes.fromhex(client.public_key))
+        register(sim, client.public_key)
+        sim.pair_tesla_key(RED, "ev.example.com")
         first = await client.async_send_command(red, Command(type=CommandType.CLIMATE_ON))
         assert first.status is CommandStatus.EXECUTED
         now[0] += timedelta(minutes=1)

@@ -40,11 +40,31 @@ class AccountIdentity:
 
 @runtime_checkable
 class KeyPairingProvider(Protocol):
-    """A provider whose cars must be paired with the integration's own command key."""
+    """A provider whose cars must be paired with the integration's own command key.
+
+    The owner hosts the public key on their developer app's domain, the integration registers
+    that domain with the provider, and the owner pairs the key with each car through a link.
+    Each check raises `SetupCheckError` naming exactly what is missing.
+    """
 
     @property
     def public_key_pem(self) -> str | None:
         """The public key the owner hosts and pairs, once the key exists."""
+
+    async def async_load_public_key(self) -> str:
+        """Create the key pair on first use (kept outside the entry); the public key, PEM."""
+
+    def public_key_url(self, domain: str) -> str:
+        """Where the provider fetches the public key from."""
+
+    def pairing_link(self, domain: str) -> str:
+        """The link that pairs the key with a car (opened on the owner's phone)."""
+
+    async def async_check_public_key(self, domain: str) -> None:
+        """The key file is reachable at `public_key_url` and is our key."""
+
+    async def async_register_partner(self, domain: str) -> None:
+        """Register the domain (and so the key) with the provider for the account's region."""
 
 
 class AccountProvider(VehicleProvider, Protocol):
@@ -125,6 +145,10 @@ class ProviderSpec:
     oauth: OAuth2Endpoints | None = None
     # Client-credentials providers whose cars are connected through a consent link.
     supports_consent: bool = False
+    # Providers whose cars need the integration's own key (hosted on the app's domain, paired).
+    key_pairing: bool = False
+    # Where an OAuth provider's developer apps are created.
+    developer_portal: str = ""
 
     @property
     def default_environment(self) -> str:

@@ -61,3 +61,17 @@ class CommandFailedError(ProviderError):
 
 class TransientError(ProviderError):
     """Server error, time-out, unreachable host or malformed answer: try again later."""
+
+
+class SetupCheckError(ProviderError):
+    """One set-up step the owner does outside Home Assistant is not done (or not right).
+
+    `code` names the step and what is wrong, in the provider-neutral words the config flow
+    translates (`public_key_unreachable`, `partner_domain_mismatch`, …); `detail` is the
+    provider's own explanation, safe to show (it never holds a secret).
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        """Name the failed check."""
+        super().__init__(detail or code, code=code)
+        self.detail = detail

@@ -32,6 +32,10 @@ SPEC = ProviderSpec(
     map_failure=failure_reason,
     # Commands settle when sent; this bounds only a wake-up before one.
     command_timeout=90.0,
+    key_pairing=True,
+    # The owner's own domain says who they are.
+    redact_keys=frozenset({"app_domain"}),
+    developer_portal="https://developer.tesla.com",
     oauth=OAuth2Endpoints(
         authorize_path=AUTHORIZE_PATH,
         token_path=TOKEN_PATH,

@@ -40,12 +40,14 @@ from ..errors import (
     TransientError,
     VehicleUnavailableError,
 )
-from . import parse
+from . import parse, partner
 from .const import (
     ALREADY_SO,
+    AUTH_HOST,
     COMMAND_METHODS,
     DATA_ENDPOINTS,
     LOCATION_SCOPE,
+    TOKEN_PATH,
     WAKE_POLL,
     WAKE_TIMEOUT,
 )
@@ -80,6 +82,8 @@ class TeslaClient:
         if config.access_token is None:
             raise ValueError("Tesla needs an OAuth access token")
         self._token: Callable[[], Awaitable[str]] = config.access_token
+        self._session = session
+        self._config = config
         self._api = TeslaFleetApi(session, access_token=self._token, server=config.base_url)
         # Only Tesla's own servers are regional; a custom URL (the simulator) serves everything.
         self._regional = config.base_url in SERVERS.values()
@@ -183,6 +187,44 @@ class TeslaClient:
     def public_key_pem(self) -> str | None:
         """The public key to host on the app's domain and pair with the cars."""
         return self._api.public_pem if self._api.has_private_key else None
+
+    async def async_load_public_key(self) -> str:
+        """Create the key pair on first use (a file outside the entry); the public key, PEM."""
+        await self._async_load_key()
+        return self._api.public_pem
+
+    def public_key_url(self, domain: str) -> str:
+        """Where Tesla fetches the key; a custom environment (the simulator) speaks its scheme."""
+        scheme = "https" if self._regional else self._config.base_url.split("://", 1)[0]
+        return f"{scheme}://{domain}{partner.PUBLIC_KEY_PATH}"
+
+    def pairing_link(self, domain: str) -> str:
+        """The virtual-key link the owner opens on the phone with the Tesla app."""
+        return partner.PAIRING_LINK.format(domain=domain)
+
+    async def async_check_public_key(self, domain: str) -> None:
+        """Our public key is reachable where Tesla will fetch it."""
+        our_point = (await self._async_public_point()).lower()
+        await partner.check_hosted_key(self._session, self.public_key_url(domain), our_point)
+
+    async def async_register_partner(self, domain: str) -> None:
+        """Register the app's domain in the region the account lives in (from its token)."""
+        our_point = (await self._async_public_point()).lower()
+        await self._claims()
+        token_host = AUTH_HOST if self._regional else self._config.base_url
+        token = await partner.partner_token(
+            self._session,
+            f"{token_host}{TOKEN_PATH}",
+            self._config.client_id,
+            self._config.client_secret,
+            audience=self._api.server or self._config.base_url,
+        )
+        api = TeslaFleetApi(self._session, access_token=token, server=self._api.server)
+        await partner.register(api, domain, our_point)
+
+    async def _async_public_point(self) -> str:
+        await self._async_load_key()
+        return self._api.public_uncompressed_point
 
     async def _vehicle(self, info: VehicleInfo) -> TeslaVehicle:
         vin = info.key
