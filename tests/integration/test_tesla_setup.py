@@ -7,6 +7,7 @@ and the app's web site) and the form names exactly the step that is missing.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +241,8 @@ async def test_key_that_cannot_be_stored_aborts(
     hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
 ) -> None:
     """The storage folder holds a directory where the key file belongs: say so, do not crash."""
-    Path(hass.config.path(".storage", "ev_cloud_tesla_sim-oauth-client.pem")).mkdir(parents=True)
+    key_file = Path(hass.config.path(".storage", "ev_cloud_tesla_sim-oauth-client.pem"))
+    await hass.async_add_executor_job(partial(key_file.mkdir, parents=True))
     result = await open_tesla_sign_in(hass, hass_client_no_auth, simulator, expect="abort")
     assert result["reason"] == "key_unavailable"
 
