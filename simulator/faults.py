@@ -19,6 +19,8 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"
     COMMAND_IN_PROGRESS = "command_in_progress"
     NOT_FOUND = "not_found"
+    # Tesla's 421: the account lives on another regional server.
+    WRONG_REGION = "wrong_region"
 
 
 # Faults without an explicit path leave the token endpoint alone, so a test can fail data

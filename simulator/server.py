@@ -130,16 +130,15 @@ class Simulator:
 
     @web.middleware
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith((oauth.PREFIX, tesla_routes.PREFIX)):
-            fault = self.faults.take(request.method, request.path)
-            return await handler(request) if fault is None else self._fault_response(fault)
-        if not request.path.startswith("/v1/"):
+        if request.path.startswith("/v1/"):
+            self.volteras.request_log.append((request.method, _path_template(request)))
+        elif not request.path.startswith((oauth.PREFIX, tesla_routes.PREFIX)):
             return await handler(request)
-        self.volteras.request_log.append((request.method, _path_template(request)))
         fault = self.faults.take(request.method, request.path)
         if fault is None:
             return await handler(request)
         if fault.kind is FaultKind.TIMEOUT:
+            # The answer comes, but later than the client waits.
             await asyncio.sleep(float(fault.params.get("delay", 30)))
             return await handler(request)
         return self._fault_response(fault)
@@ -172,6 +171,7 @@ class Simulator:
                         "A command of this type is already pending.",
                     ),
                     FaultKind.NOT_FOUND: ("RESOURCE_NOT_FOUND", 404, "Not found."),
+                    FaultKind.WRONG_REGION: ("WRONG_REGION", 421, "Misdirected request."),
                 }[fault.kind]
                 headers = retry_after if status == 429 else None
                 return web.json_response(

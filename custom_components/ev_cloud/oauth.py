@@ -59,18 +59,20 @@ def async_register(
 def create_entry_client(hass: HomeAssistant, entry: ConfigEntry[Any]) -> VehicleProvider:
     """The provider client for a stored entry; OAuth providers get their token from the entry."""
     spec = provider_spec(entry.data)
-    access_token = (
-        async_token_getter(hass, entry, spec)
-        if spec.credential_kind is CredentialKind.OAUTH2_CODE
-        else None
-    )
-    return create_client(hass, entry.data, access_token)
+    if spec.credential_kind is not CredentialKind.OAUTH2_CODE:
+        return create_client(hass, entry.data)
+    access_token, refresh_access_token = async_token_functions(hass, entry, spec)
+    return create_client(hass, entry.data, access_token, refresh_access_token)
 
 
-def async_token_getter(
+def async_token_functions(
     hass: HomeAssistant, entry: ConfigEntry[Any], spec: ProviderSpec
-) -> Callable[[], Awaitable[str]]:
-    """A valid access token for the provider client, refreshed (once at a time) when needed."""
+) -> tuple[Callable[[], Awaitable[str]], Callable[[str], Awaitable[str]]]:
+    """A valid access token, refreshed (once at a time) when needed; and a forced refresh.
+
+    Both go through one `OAuth2Session`, whose lock keeps two refreshes from racing for a
+    single-use refresh token.
+    """
     session = OAuth2Session(hass, entry, async_register(hass, spec, entry.data))
 
     async def access_token() -> str:
@@ -83,4 +85,13 @@ def async_token_getter(
             raise TransientError("The token endpoint could not be reached") from err
         return str(session.token["access_token"])
 
-    return access_token
+    async def refresh_access_token(refused: str) -> str:
+        # Marked expired only while it is still the refused one: callers that met the same
+        # refusal together refresh once, the others get the token the first one fetched.
+        if session.token["access_token"] == refused:
+            hass.config_entries.async_update_entry(
+                entry, data={**entry.data, "token": {**session.token, "expires_at": 0}}
+            )
+        return await access_token()
+
+    return access_token, refresh_access_token

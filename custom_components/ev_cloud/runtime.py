@@ -85,6 +85,7 @@ def create_client(
     hass: HomeAssistant,
     data: Mapping[str, Any],
     access_token: Callable[[], Awaitable[str]] | None = None,
+    refresh_access_token: Callable[[str], Awaitable[str]] | None = None,
 ) -> VehicleProvider:
     """Build the provider client for entry data (or a config flow's input)."""
     spec = provider_spec(data)
@@ -96,6 +97,7 @@ def create_client(
             client_id=client_id,
             client_secret=data.get(CONF_CLIENT_SECRET, ""),
             access_token=access_token,
+            refresh_access_token=refresh_access_token,
             # A signing key (Tesla) lives in Home Assistant's storage, never in entry data.
             extra={
                 "key_path": hass.config.path(STORAGE_DIR, f"{DOMAIN}_{spec.name}_{client_id}.pem")

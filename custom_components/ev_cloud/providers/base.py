@@ -120,6 +120,8 @@ class ClientConfig:
     client_secret: str
     # OAuth 2.0 code-flow providers get their token from Home Assistant's OAuth2 session.
     access_token: Callable[[], Awaitable[str]] | None = None
+    # Refresh now, because the provider refused this (unexpired) access token; the new one.
+    refresh_access_token: Callable[[str], Awaitable[str]] | None = None
     extra: Mapping[str, str] | None = None
 
 

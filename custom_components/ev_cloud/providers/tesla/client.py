@@ -51,7 +51,7 @@ from .const import (
     WAKE_POLL,
     WAKE_TIMEOUT,
 )
-from .errors import WrongRegionError, provider_call
+from .errors import TOKEN_REFUSED, WrongRegionError, provider_call
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,9 +82,11 @@ class TeslaClient:
         if config.access_token is None:
             raise ValueError("Tesla needs an OAuth access token")
         self._token: Callable[[], Awaitable[str]] = config.access_token
+        self._refresh = config.refresh_access_token
+        self._last_token: str | None = None
         self._session = session
         self._config = config
-        self._api = TeslaFleetApi(session, access_token=self._token, server=config.base_url)
+        self._api = TeslaFleetApi(session, access_token=self._current_token, server=config.base_url)
         # Only Tesla's own servers are regional; a custom URL (the simulator) serves everything.
         self._regional = config.base_url in SERVERS.values()
         self._key_path = key_path
@@ -96,6 +98,31 @@ class TeslaClient:
         # One wake-up per car at a time: two commands to a sleeping car must not pay twice.
         self._wake_locks: dict[str, asyncio.Lock] = {}
         self._scopes: list[str] | None = None
+
+    async def _current_token(self) -> str:
+        """The token for the next request, remembered so a refusal can name the one refused."""
+        self._last_token = await self._token()
+        return self._last_token
+
+    async def _call[T](self, request: Callable[[], Awaitable[T]]) -> T:
+        """One Fleet API call; a token Tesla refuses is refreshed at once and the call retried.
+
+        Tesla refuses a token before its expiry when the owner changed their password or the
+        grant was renewed elsewhere. Waiting for the expiry would leave the cars unavailable for
+        hours; a refresh that is refused, or a fresh token refused again, asks to sign in.
+        """
+        try:
+            return await provider_call(request())
+        except TransientError as err:
+            if err.code != TOKEN_REFUSED or self._refresh is None:
+                raise
+        await self._refresh(self._last_token or "")
+        try:
+            return await provider_call(request())
+        except TransientError as err:
+            if err.code == TOKEN_REFUSED:
+                raise AuthenticationError("Tesla refuses a fresh token", code=err.code) from err
+            raise
 
     async def _claims(self) -> dict[str, Any]:
         token = await self._token()
@@ -135,10 +162,10 @@ class TeslaClient:
         if self._scopes is None:
             await self._claims()
         try:
-            products = await provider_call(self._api.products())
+            products = await self._call(self._api.products)
         except WrongRegionError:
             await self._async_find_region()
-            products = await provider_call(self._api.products())
+            products = await self._call(self._api.products)
         items = parse.product_response(products)
         vehicles = []
         for item in items:
@@ -248,7 +275,7 @@ class TeslaClient:
     async def async_get_state(self, vehicle: VehicleInfo) -> VehicleState:
         """Live data while the car is online; a sleeping car says so and is not woken."""
         car = await self._vehicle(vehicle)
-        if not parse.vehicle_online(await provider_call(car.vehicle())):
+        if not parse.vehicle_online(await self._call(car.vehicle)):
             return VehicleState(fetched_at=self._now(), asleep=True)
         if self._scopes is None:
             await self._claims()
@@ -256,7 +283,7 @@ class TeslaClient:
         if LOCATION_SCOPE in (self._scopes or []):
             endpoints.append("location_data")
         try:
-            body = await provider_call(car.vehicle_data(endpoints=list(endpoints)))
+            body = await self._call(lambda: car.vehicle_data(endpoints=list(endpoints)))
         except VehicleUnavailableError:
             # Fell asleep between the two calls.
             return VehicleState(fetched_at=self._now(), asleep=True)
@@ -274,35 +301,39 @@ class TeslaClient:
         arguments = _arguments(command)
         # Waking checks the (free) state first: a command to a sleeping car is billed for its 408.
         await self._async_wake(car)
+
+        def send() -> Awaitable[Any]:
+            return getattr(car, method)(*arguments)  # type: ignore[no-any-return]
+
         try:
-            answer = await provider_call(getattr(car, method)(*arguments))
+            answer = await self._call(send)
         except VehicleUnavailableError:
             # Fell asleep in between.
             await self._async_wake(car)
-            answer = await provider_call(getattr(car, method)(*arguments))
+            answer = await self._call(send)
         except TransientError as err:
             if err.code not in RESIGN_FAULTS:
                 raise
             # The car refused a signature as expired (clocks drifted); the library took the car's
             # fresh session info with the refusal, so one more try is signed right.
-            answer = await provider_call(getattr(car, method)(*arguments))
+            answer = await self._call(send)
         return _execution(command, answer)
 
     async def _async_wake(self, car: TeslaVehicle) -> None:
         """Wake the car and wait until it is online, or give up after the time-out."""
         async with self._wake_locks.setdefault(car.vin, asyncio.Lock()):
             # Another command may have woken it while this one waited.
-            if parse.vehicle_online(await provider_call(car.vehicle())):
+            if parse.vehicle_online(await self._call(car.vehicle)):
                 return
             await self._async_wake_now(car)
 
     async def _async_wake_now(self, car: TeslaVehicle) -> None:
-        await provider_call(car.wake_up())
+        await self._call(car.wake_up)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wake_timeout
         while loop.time() < deadline:
             await asyncio.sleep(self._wake_poll)
-            if parse.vehicle_online(await provider_call(car.vehicle())):
+            if parse.vehicle_online(await self._call(car.vehicle)):
                 return
         raise VehicleUnavailableError("The car did not wake up in time", code="wake_timeout")
 

@@ -67,3 +67,5 @@ KM_PER_MILE: Final = 1.609344
 # A wake-up takes 10 to 60 s; give up after this and say so.
 WAKE_TIMEOUT: Final = 60.0
 WAKE_POLL: Final = 3.0
+# Seconds one Fleet API call may take; Tesla answers 408 itself after about 30.
+REQUEST_TIMEOUT: Final = 35.0

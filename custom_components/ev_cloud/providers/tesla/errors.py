@@ -6,6 +6,7 @@ every call goes through `provider_call`, which catches exactly what the library 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -24,6 +25,9 @@ from ..errors import (
     TransientError,
     VehicleUnavailableError,
 )
+from . import const
+
+TOKEN_REFUSED = "token_refused"  # noqa: S105 - an error code, not a secret
 
 
 class WrongRegionError(TransientError):
@@ -51,7 +55,7 @@ def translate(err: tesla.TeslaFleetError) -> ProviderError:
             return AuthenticationError("Tesla asks to sign in again", code="login_required")
         case tesla.OAuthExpired() | tesla.OAuthInvalid() | tesla.InvalidToken():
             # The token was refreshed just before this call; a refusal now is passing.
-            return TransientError("Tesla refused the access token", code="token_refused")
+            return TransientError("Tesla refused the access token", code=TOKEN_REFUSED)
         case (
             tesla.Forbidden()
             | tesla.InvalidScope()
@@ -73,9 +77,14 @@ def translate(err: tesla.TeslaFleetError) -> ProviderError:
 
 
 async def provider_call[T](call: Awaitable[T]) -> T:
-    """Await a library call; every failure becomes a shared provider error."""
+    """Await a library call; every failure becomes a shared provider error.
+
+    The library sets no time-out of its own: an unanswered call is given up after
+    `REQUEST_TIMEOUT` instead of holding a coordinator for aiohttp's five minutes.
+    """
     try:
-        return await call
+        async with asyncio.timeout(const.REQUEST_TIMEOUT):
+            return await call
     except tesla.TeslaFleetError as err:
         raise translate(err) from err
     except tesla.LibraryError as err:
