@@ -24,6 +24,10 @@ PREFIX = "/oauth2/"
 AUTHORIZE_PATH = "/oauth2/authorize"
 TOKEN_PATH = "/oauth2/token"
 USERINFO_PATH = "/oauth2/userinfo"
+# Volvo ID's sign-in paths (volvoid.eu.volvocars.com), served by the same handlers.
+VOLVO_PREFIX = "/as/"
+VOLVO_AUTHORIZE_PATH = "/as/authorization.oauth2"
+VOLVO_TOKEN_PATH = "/as/token.oauth2"
 # Signs the simulator's JWT access tokens; clients read them unverified, as they do Tesla's.
 SIGNING_KEY = "ev-cloud-simulator-signing-key-not-a-secret"
 
@@ -45,7 +49,10 @@ class OAuthServer:
     token_lifetime: int = 3600
     # client id → (client secret, account the sign-in lands on)
     clients: dict[str, tuple[str, str]] = field(
-        default_factory=lambda: {"sim-oauth-client": ("sim-oauth-secret", "sim-account")}
+        default_factory=lambda: {
+            "sim-oauth-client": ("sim-oauth-secret", "sim-account"),
+            "sim-volvo-client": ("sim-volvo-secret", "sim-volvo-account"),
+        }
     )
     pending: dict[str, _Authorization] = field(default_factory=dict)
     codes: dict[str, _Authorization] = field(default_factory=dict)
@@ -198,11 +205,25 @@ def _pkce_ok(challenge: str | None, verifier: str | None) -> bool:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == challenge
 
 
+def _basic_credentials(request: web.Request) -> tuple[str, str]:
+    """The app's credentials sent as HTTP Basic, as Volvo's clients do; empty when absent."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+        return "", ""
+    return client_id, secret
+
+
 async def token(request: web.Request) -> web.Response:
     """POST /oauth2/token: authorization code, (single-use) refresh token, client credentials."""
     server = _server(request)
     form = await request.post()
     client_id, client_secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
+    if not client_id:
+        client_id, client_secret = _basic_credentials(request)
     known = server.clients.get(client_id)
     if known is None or not secrets.compare_digest(known[0], client_secret):
         return web.json_response({"error": "invalid_client"}, status=401)
@@ -241,11 +262,12 @@ async def userinfo(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application, server: OAuthServer) -> None:
-    """Register the sign-in surface, also under Tesla's `/oauth2/v3/` paths."""
+    """Register the sign-in surface, also under Tesla's `/oauth2/v3/` and Volvo ID's paths."""
     app[OAUTH] = server
     for authorize_path, token_path in (
         (AUTHORIZE_PATH, TOKEN_PATH),
         ("/oauth2/v3/authorize", "/oauth2/v3/token"),
+        (VOLVO_AUTHORIZE_PATH, VOLVO_TOKEN_PATH),
     ):
         app.router.add_get(authorize_path, authorize)
         app.router.add_post(token_path, token)

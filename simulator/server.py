@@ -17,6 +17,8 @@ from .tesla.fleet import TeslaAccount
 from .tesla.signed import SignedCommands
 from .volteras import payloads, routes
 from .volteras.fleet import VolterasCloud
+from .volvo import routes as volvo_routes
+from .volvo.fleet import VolvoAccount
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -52,6 +54,7 @@ class Simulator:
         self.oauth = oauth.OAuthServer(now=self.now, token_lifetime=token_lifetime)
         self.tesla = TeslaAccount(now=self.now)
         self.tesla_signed = SignedCommands(self.now)
+        self.volvo = VolvoAccount(now=self.now, command_delay=command_delay)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -71,6 +74,7 @@ class Simulator:
         routes.add_routes(app)
         oauth.add_routes(app, self.oauth)
         tesla_routes.add_routes(app, self.tesla, self.tesla_signed)
+        volvo_routes.add_routes(app, self.volvo)
         app.router.add_get("/_sim/state", self._admin_state)
         app.router.add_post("/_sim/faults", self._admin_set_fault)
         app.router.add_delete("/_sim/faults", self._admin_clear_faults)
@@ -132,7 +136,9 @@ class Simulator:
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/v1/"):
             self.volteras.request_log.append((request.method, _path_template(request)))
-        elif not request.path.startswith((oauth.PREFIX, tesla_routes.PREFIX)):
+        elif not request.path.startswith(
+            (oauth.PREFIX, tesla_routes.PREFIX, *volvo_routes.PREFIXES)
+        ):
             return await handler(request)
         fault = self.faults.take(request.method, request.path)
         if fault is None:
@@ -141,6 +147,8 @@ class Simulator:
             # The answer comes, but later than the client waits.
             await asyncio.sleep(float(fault.params.get("delay", 30)))
             return await handler(request)
+        if request.path.startswith(volvo_routes.PREFIXES):
+            return volvo_routes.fault_response(fault)
         return self._fault_response(fault)
 
     def _fault_response(self, fault: Fault) -> web.Response:
