@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+import socket
 import statistics
 import time
 from unittest.mock import patch
@@ -25,6 +26,7 @@ from homeassistant import loader
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 # Before Home Assistant's loader runs: our custom_components package must be the one imported.
@@ -47,6 +49,11 @@ async def home_assistant() -> AsyncIterator[HomeAssistant]:
     """A test-harness Home Assistant that can load custom integrations."""
     async with async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        # A free port: a Home Assistant already on 8123 (scripts/develop) must not stop the run.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await async_setup_component(hass, "http", {"http": {"server_port": port}})
         yield hass
         await hass.async_stop(force=True)
 

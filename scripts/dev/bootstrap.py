@@ -123,13 +123,24 @@ def login(base: str) -> str:
     return token
 
 
-def existing_entry(base: str, token: str, prefix: str) -> bool:
-    """Whether an EV Cloud entry whose title starts with `prefix` exists already."""
+def existing_entry(base: str, token: str, prefix: str, *, stale_if_failed: bool = False) -> bool:
+    """Whether a working EV Cloud entry whose title starts with `prefix` exists already.
+
+    With `stale_if_failed`, an entry that failed to set up is removed so it can be added again:
+    a restarted simulator has forgotten the tokens a signed-in entry holds.
+    """
     entries = call(base, "GET", "/api/config/config_entries/entry?domain=ev_cloud", token=token)
     for entry in entries:
-        if entry["title"].startswith(prefix):
-            print(f"[develop] EV Cloud entry already present: {entry['title']}")
-            return True
+        if not entry["title"].startswith(prefix):
+            continue
+        if stale_if_failed and entry.get("state") == "setup_error":
+            print(f"[develop] {entry['title']} lost its sign-in with the old simulator; adding again")
+            call(
+                base, "DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}", token=token
+            )
+            continue
+        print(f"[develop] EV Cloud entry already present: {entry['title']}")
+        return True
     return False
 
 
@@ -158,7 +169,7 @@ def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
     The simulator plays the app's web site (its host is the app's domain) and the owner's phone.
     """
     domain = urllib.parse.urlsplit(simulator_url).netloc
-    if existing_entry(base, token, "Tesla"):
+    if existing_entry(base, token, "Tesla", stale_if_failed=True):
         return
     step = call(
         base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token=token
