@@ -35,7 +35,7 @@ class EvCloudEntityDescription(EntityDescription):
         """Create the entity only when the vehicle can really do it."""
         if self.capability is not None and self.capability not in info.capabilities:
             return False
-        return self.exists_fn(info)
+        return self.key not in info.unsupported and self.exists_fn(info)
 
 
 class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
@@ -62,8 +62,13 @@ class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Unavailable until the car has been read once, and while reading it fails."""
-        return super().available and self.coordinator.data is not None
+        """Unavailable before the first read, while reads fail, and while this reading errs."""
+        data = self.coordinator.data
+        return (
+            super().available
+            and data is not None
+            and self.entity_description.key not in data.failed
+        )
 
     @property
     def state_data(self) -> VehicleState:

@@ -183,6 +183,9 @@ class VehicleInfo:
     charging_current_range: NumberRange = NumberRange(minimum=0, maximum=32, step=1)
     # Cars that take only signed commands: whether our key is paired (None: no pairing needed).
     key_paired: bool | None = None
+    # Readings this car never sends (entity keys, e.g. "battery_level" on a petrol car), so their
+    # entities are not created at all instead of sitting at "unknown" forever.
+    unsupported: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def key(self) -> str:
@@ -244,3 +247,6 @@ class VehicleState:
     charging_current_range: NumberRange | None = None
     # The provider says the car sleeps or cannot be reached; readings are the last it had.
     asleep: bool = False
+    # Readings the provider answered with an error this time (entity keys): those entities are
+    # unavailable, the rest of the car is not.
+    failed: frozenset[str] = frozenset()

@@ -113,6 +113,13 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
         value_fn=lambda v: v.coordinator.data.charging_current_limit_a,
     ),
     EvCloudSensorDescription(
+        # Read-only where the provider cannot set it (Volvo); elsewhere the number entity shows it.
+        key="charge_limit",
+        native_unit_of_measurement=PERCENTAGE,
+        exists_fn=lambda info: Capability.CHARGE_LIMIT_CONTROL not in info.capabilities,
+        value_fn=lambda v: v.coordinator.data.charge_limit,
+    ),
+    EvCloudSensorDescription(
         key="time_to_full",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda v: v.coordinator.data.full_at,
