@@ -16,17 +16,16 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-import socket
 import statistics
 import time
 from unittest.mock import patch
 
 from freezegun import freeze_time
 from homeassistant import loader
+from homeassistant.components.http.server import HomeAssistantHTTP
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 # Before Home Assistant's loader runs: our custom_components package must be the one imported.
@@ -44,17 +43,22 @@ CLIMATE_AT = (DAY_START + timedelta(days=1)).replace(hour=7, minute=30)
 DAY_END = DAY_START + timedelta(days=1)
 
 
+async def _no_server(self: HomeAssistantHTTP) -> None:
+    """In place of binding and starting Home Assistant's web server."""
+
+
 @asynccontextmanager
 async def home_assistant() -> AsyncIterator[HomeAssistant]:
     """A test-harness Home Assistant that can load custom integrations."""
     async with async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
-        # A free port: a Home Assistant already on 8123 (scripts/develop) must not stop the run.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        await async_setup_component(hass, "http", {"http": {"server_port": port}})
-        yield hass
+        # The benchmark serves nothing: no port is bound, so a Home Assistant already on 8123
+        # (scripts/develop) cannot stop the run.
+        with (
+            patch.object(HomeAssistantHTTP, "async_bind", _no_server),
+            patch.object(HomeAssistantHTTP, "start", _no_server),
+        ):
+            yield hass
         await hass.async_stop(force=True)
 
 

@@ -134,7 +134,9 @@ def existing_entry(base: str, token: str, prefix: str, *, stale_if_failed: bool 
         if not entry["title"].startswith(prefix):
             continue
         if stale_if_failed and entry.get("state") == "setup_error":
-            print(f"[develop] {entry['title']} lost its sign-in with the old simulator; adding again")
+            print(
+                f"[develop] {entry['title']} lost its sign-in with the old simulator; adding again"
+            )
             call(
                 base, "DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}", token=token
             )

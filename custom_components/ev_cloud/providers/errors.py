@@ -75,3 +75,13 @@ class SetupCheckError(ProviderError):
         """Name the failed check."""
         super().__init__(detail or code, code=code)
         self.detail = detail
+
+
+class ApiKeyRejectedError(ProviderError):
+    """The provider refused the application's API key (Volvo's `vcc-api-key`), not the user.
+
+    The key belongs to the developer application and is checked by the API gateway before the
+    token is even looked at. Signing in again cannot fix it: the owner must enter a valid key (a
+    new one from the developer portal, or the subscription renewed). Hence not an
+    `AuthenticationError`, which starts a re-authentication.
+    """
