@@ -15,11 +15,11 @@ from homeassistant.helpers.typing import ConfigType
 
 from .command import CommandOutcome, CommandRunner
 from .const import CONF_APP_DOMAIN, CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
-from .coordinator import FleetCoordinator, VehicleCoordinator
+from .coordinator import FleetCoordinator, VehicleCoordinator, api_key_issue_id
 from .migration import async_migrate_entry
 from .model import CommandStatus, FailureReason, VehicleInfo, log_hash
 from .oauth import create_entry_client
-from .providers import KeyPairingProvider
+from .providers import ClosableProvider, KeyPairingProvider
 from .runtime import EvCloudConfigEntry, EvCloudData, VehicleData, device_key, provider_spec
 
 PLATFORMS: list[Platform] = [
@@ -70,6 +70,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
             ir.async_delete_issue(hass, DOMAIN, _pairing_issue_id(entry, info))
 
     entry.async_on_unload(drop_pairing_issues)
+    if isinstance(client, ClosableProvider):
+        # Commands still waiting for the car's answer stop being followed with the entry.
+        entry.async_on_unload(client.async_close)
 
     @callback
     def on_fleet_update() -> None:
@@ -85,6 +88,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
 async def async_unload_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:
     """Unload the platforms; coordinators and command workers stop with the entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    """A deleted entry leaves no repair issue behind (a refused key outlives set-up retries)."""
+    ir.async_delete_issue(hass, DOMAIN, api_key_issue_id(entry))
 
 
 async def async_remove_config_entry_device(

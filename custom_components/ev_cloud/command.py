@@ -24,6 +24,7 @@ from .const import DOMAIN, LOGGER
 from .model import Capability, Command, CommandExecution, CommandStatus, FailureReason, VehicleInfo
 from .providers import ProviderSpec, VehicleProvider
 from .providers.errors import (
+    ApiKeyRejectedError,
     AuthenticationError,
     CommandFailedError,
     CommandInProgressError,
@@ -88,6 +89,8 @@ def classify(err: ProviderError, spec: ProviderSpec) -> FailureReason:
             return spec.map_failure(err.code)
         case AuthenticationError() | PermissionDeniedError():
             return FailureReason.NOT_PERMITTED
+        case ApiKeyRejectedError():
+            return FailureReason.ACCOUNT_ACTION_REQUIRED
         case RateLimitedError():
             return FailureReason.RATE_LIMITED
         case CommandInProgressError():

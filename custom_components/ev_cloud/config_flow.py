@@ -22,7 +22,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
+from homeassistant.const import CONF_API_KEY, CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import callback
 from homeassistant.helpers.config_entry_oauth2_flow import (
     AbstractOAuth2FlowHandler,
@@ -74,6 +74,7 @@ from .providers import (
     get_provider,
 )
 from .providers.errors import (
+    ApiKeyRejectedError,
     AuthenticationError,
     PermissionDeniedError,
     ProviderError,
@@ -88,7 +89,10 @@ HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0
 # The header Home Assistant's frontend sends with the URL the user reached it at.
 HEADER_FRONTEND_BASE = "HA-Frontend-Base"
 # Keys a step shows again after an error; secrets are typed again, never echoed into a form.
-NOT_SUGGESTED = frozenset({CONF_CLIENT_SECRET})
+NOT_SUGGESTED = frozenset({CONF_CLIENT_SECRET, CONF_API_KEY})
+
+
+PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
 def _provider_schema() -> vol.Schema:
@@ -107,12 +111,12 @@ def _provider_schema() -> vol.Schema:
 def _credentials_schema(spec: ProviderSpec, *, with_environment: bool = True) -> vol.Schema:
     fields: dict[Any, Any] = {
         vol.Required(CONF_CLIENT_ID): str,
-        vol.Required(CONF_CLIENT_SECRET): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.PASSWORD)
-        ),
+        vol.Required(CONF_CLIENT_SECRET): PASSWORD,
     }
     if spec.key_pairing:
         fields[vol.Required(CONF_APP_DOMAIN)] = str
+    if spec.api_key:
+        fields[vol.Required(CONF_API_KEY)] = PASSWORD
     if with_environment:
         fields[vol.Required(CONF_ENVIRONMENT, default=spec.default_environment)] = SelectSelector(
             SelectSelectorConfig(
@@ -124,6 +128,7 @@ def _credentials_schema(spec: ProviderSpec, *, with_environment: bool = True) ->
 
 
 URL_SCHEMA = vol.Schema({vol.Required(CONF_URL): str})
+API_KEY_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): PASSWORD})
 
 
 def _suggested(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,6 +284,8 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         }
         if self.spec.key_pairing:
             data[CONF_APP_DOMAIN] = _app_domain(user_input[CONF_APP_DOMAIN]) or ""
+        if self.spec.api_key:
+            data[CONF_API_KEY] = user_input[CONF_API_KEY].strip()
         return data
 
     def _app_errors(self) -> dict[str, str]:
@@ -480,12 +487,7 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
     async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
         """Signed in: find whose account it is, then (new entries) choose the vehicles."""
         self._data.update(data)
-        token = str(data["token"]["access_token"])
-
-        async def access_token() -> str:
-            return token
-
-        client = cast("AccountProvider", create_client(self.hass, self._data, access_token))
+        client = self._signed_in_client()
         try:
             identity = await client.async_identify()
             await self.async_set_unique_id(identity.unique_id, raise_on_progress=False)
@@ -508,11 +510,22 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             return await self.async_step_public_key()
         return await self._async_step_oauth_vehicles()
 
+    def _signed_in_client(self) -> AccountProvider:
+        """A client on the token the sign-in just gave (and the API key typed so far)."""
+        token = str(self._data["token"]["access_token"])
+
+        async def access_token() -> str:
+            return token
+
+        return cast("AccountProvider", create_client(self.hass, self._data, access_token))
+
     async def _async_step_oauth_vehicles(self) -> ConfigFlowResult:
         """The signed-in account's cars; cars still missing the key are paired first."""
         assert self._account is not None
         try:
             self._vehicles = await self._account.async_get_vehicles()
+        except ApiKeyRejectedError:
+            return await self.async_step_api_key()
         except AuthenticationError, PermissionDeniedError:
             return self.async_abort(reason="oauth_unauthorized")
         except ProviderError:
@@ -522,6 +535,25 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
         if any(vehicle.key_paired is False for vehicle in self._vehicles):
             return await self.async_step_pair_key()
         return await self.async_step_vehicles()
+
+    async def async_step_api_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The application's API key was refused: a new one, checked against the car list."""
+        if user_input is not None:
+            self._data[CONF_API_KEY] = user_input[CONF_API_KEY].strip()
+            self._account = self._signed_in_client()
+            return await self._async_step_oauth_vehicles()
+        return self.async_show_form(
+            step_id="api_key",
+            data_schema=API_KEY_SCHEMA,
+            # Only ever shown because the key was refused.
+            errors={"base": "invalid_api_key"},
+            description_placeholders={
+                "provider": self.spec.name.title(),
+                "portal": self.spec.developer_portal,
+            },
+        )
 
     # Key pairing: host the public key, register the domain, pair the cars --------------------
 

@@ -33,6 +33,7 @@ from .const import (
 from .model import VehicleInfo, VehicleState, log_hash
 from .providers import VehicleProvider
 from .providers.errors import (
+    ApiKeyRejectedError,
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
@@ -69,6 +70,37 @@ def update_failed(err: ProviderError, retry_in: timedelta) -> UpdateFailed:
             "retry_in": str(round(retry_in.total_seconds())),
         },
     )
+
+
+def api_key_issue_id(entry: EvCloudConfigEntry) -> str:
+    """One repair issue per entry whose application API key the provider refuses."""
+    return f"api_key_rejected_{entry.entry_id}"
+
+
+def api_key_rejected(hass: HomeAssistant, entry: EvCloudConfigEntry) -> UpdateFailed:
+    """The application's API key was refused: a repair issue says how to enter a new one.
+
+    Not a re-authentication: signing in again cannot fix a key.
+    """
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        api_key_issue_id(entry),
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="api_key_rejected",
+        translation_placeholders={"entry": entry.title},
+    )
+    return UpdateFailed(translation_domain=DOMAIN, translation_key="api_key_rejected")
+
+
+@callback
+def api_key_accepted(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    """A call went through: the key works (again)."""
+    issue_id = api_key_issue_id(entry)
+    if ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 def rate_limited(retry_after: float) -> UpdateFailed:
@@ -189,6 +221,9 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             state = await self.provider.async_get_state(self.vehicle)
         except AuthenticationError as err:
             raise auth_failed() from err
+        except ApiKeyRejectedError as err:
+            self._set_interval(self.policy.idle)
+            raise api_key_rejected(self.hass, self.config_entry) from err
         except RateLimitedError as err:
             return self._back_off(err)
         except PermissionDeniedError as err:
@@ -223,6 +258,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         if self._access_issue_raised:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
             self._access_issue_raised = False
+        api_key_accepted(self.hass, self.config_entry)
         now = dt_util.utcnow()
         self._set_interval(
             self.policy.interval(state, recently_commanded=self._recently_commanded(now))
@@ -286,10 +322,14 @@ class FleetCoordinator(DataUpdateCoordinator[list[VehicleInfo]]):
 
     async def _async_update_data(self) -> list[VehicleInfo]:
         try:
-            return await self.provider.async_get_vehicles()
+            vehicles = await self.provider.async_get_vehicles()
         except AuthenticationError as err:
             raise auth_failed() from err
+        except ApiKeyRejectedError as err:
+            raise api_key_rejected(self.hass, self.config_entry) from err
         except RateLimitedError as err:
             raise rate_limited(err.retry_after or DEFAULT_RETRY_AFTER) from err
         except ProviderError as err:
             raise update_failed(err, FLEET_INTERVAL) from err
+        api_key_accepted(self.hass, self.config_entry)
+        return vehicles

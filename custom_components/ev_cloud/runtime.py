@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
+from homeassistant.const import CONF_API_KEY, CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import STORAGE_DIR
@@ -100,7 +100,8 @@ def create_client(
             refresh_access_token=refresh_access_token,
             # A signing key (Tesla) lives in Home Assistant's storage, never in entry data.
             extra={
-                "key_path": hass.config.path(STORAGE_DIR, f"{DOMAIN}_{spec.name}_{client_id}.pem")
+                "key_path": hass.config.path(STORAGE_DIR, f"{DOMAIN}_{spec.name}_{client_id}.pem"),
+                "api_key": data.get(CONF_API_KEY, ""),
             },
         ),
     )

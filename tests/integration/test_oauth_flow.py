@@ -75,7 +75,7 @@ async def sign_in(
     """Act as the browser on the sign-in page, come back through Home Assistant's callback."""
     authorize = URL(result["url"])
     assert str(authorize.origin()) == sim.url
-    assert authorize.path.endswith("/authorize")
+    assert authorize.path.endswith(("/authorize", "/authorization.oauth2"))
     if scope is not None:
         # The test provider: its scopes, with PKCE.
         assert authorize.query["scope"] == scope

@@ -14,6 +14,7 @@ from .base import (
     AccountProvider,
     ClientConfig,
     ClientCredentialsAccount,
+    ClosableProvider,
     CredentialKind,
     KeyPairingProvider,
     OAuth2Endpoints,
@@ -22,8 +23,9 @@ from .base import (
 )
 from .tesla import SPEC as TESLA
 from .volteras import SPEC as VOLTERAS
+from .volvo import SPEC as VOLVO
 
-PROVIDERS: Final[dict[str, ProviderSpec]] = {spec.name: spec for spec in (VOLTERAS, TESLA)}
+PROVIDERS: Final[dict[str, ProviderSpec]] = {spec.name: spec for spec in (VOLTERAS, TESLA, VOLVO)}
 
 
 def get_provider(name: str) -> ProviderSpec:
@@ -37,6 +39,7 @@ __all__ = [
     "AccountProvider",
     "ClientConfig",
     "ClientCredentialsAccount",
+    "ClosableProvider",
     "CredentialKind",
     "KeyPairingProvider",
     "OAuth2Endpoints",

@@ -67,6 +67,14 @@ class KeyPairingProvider(Protocol):
         """Register the domain (and so the key) with the provider for the account's region."""
 
 
+@runtime_checkable
+class ClosableProvider(Protocol):
+    """A provider holding work of its own (a command it still waits on) to stop on unload."""
+
+    async def async_close(self) -> None:
+        """Stop waiting; nothing is sent after this."""
+
+
 class AccountProvider(VehicleProvider, Protocol):
     """A provider that can say whose account its credentials or token open."""
 
@@ -151,6 +159,8 @@ class ProviderSpec:
     key_pairing: bool = False
     # Where an OAuth provider's developer apps are created.
     developer_portal: str = ""
+    # Providers whose every call also carries the developer application's API key (Volvo).
+    api_key: bool = False
 
     @property
     def default_environment(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import aiohttp
 
 from ..base import ClientConfig, CredentialKind, OAuth2Endpoints, ProviderSpec
+from . import const
 from .client import VolvoClient
 from .const import (
     API_ROOT,
@@ -29,7 +30,14 @@ from .failures import failure_reason
 
 def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> VolvoClient:
     """A client; without a key yet (sign-in before the key step) every API call is refused."""
-    return VolvoClient(session, config, (config.extra or {}).get(EXTRA_API_KEY, ""))
+    # Read at build time, so a test can shorten Volvo's long waits.
+    return VolvoClient(
+        session,
+        config,
+        (config.extra or {}).get(EXTRA_API_KEY, ""),
+        answer_wait=const.ANSWER_WAIT,
+        command_http_timeout=const.COMMAND_HTTP_TIMEOUT,
+    )
 
 
 SPEC = ProviderSpec(
@@ -44,6 +52,7 @@ SPEC = ProviderSpec(
     climate_session=CLIMATE_SESSION,
     redact_keys=frozenset({EXTRA_API_KEY}),
     developer_portal="https://developer.volvocars.com",
+    api_key=True,
     oauth=OAuth2Endpoints(
         authorize_path=AUTHORIZE_PATH,
         token_path=TOKEN_PATH,
