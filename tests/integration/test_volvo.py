@@ -320,3 +320,19 @@ async def test_key_refused_at_start_up_retries_and_leaves_no_issue_once_deleted(
     assert not reauth_started(hass)
     await hass.config_entries.async_remove(entry.entry_id)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_refused_token_is_refreshed_once_and_a_second_refusal_asks_to_sign_in(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, simulator: Simulator
+) -> None:
+    """Volvo ID rotates refresh tokens: one refresh for the refusal, then the read goes on."""
+    entry = await add_volvo(hass, hass_client_no_auth, simulator)
+    before = entry.data["token"]["refresh_token"]
+    simulator.faults.set("unauthorized", path="/energy/", count=1)
+    await read_every_car(hass, entry)
+    assert entry.data["token"]["refresh_token"] != before
+    assert float(state(hass, "sensor", XC40, "battery_level")) > 0
+    assert not reauth_started(hass)
+    simulator.faults.set("unauthorized", path="/energy/")
+    await read_every_car(hass, entry)
+    assert reauth_started(hass)

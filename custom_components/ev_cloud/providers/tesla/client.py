@@ -40,6 +40,7 @@ from ..errors import (
     TransientError,
     VehicleUnavailableError,
 )
+from ..tokens import RefusedTokenRetry
 from . import parse, partner
 from .const import (
     ALREADY_SO,
@@ -51,7 +52,7 @@ from .const import (
     WAKE_POLL,
     WAKE_TIMEOUT,
 )
-from .errors import TOKEN_REFUSED, WrongRegionError, provider_call
+from .errors import WrongRegionError, provider_call
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,11 +83,10 @@ class TeslaClient:
         if config.access_token is None:
             raise ValueError("Tesla needs an OAuth access token")
         self._token: Callable[[], Awaitable[str]] = config.access_token
-        self._refresh = config.refresh_access_token
-        self._last_token: str | None = None
+        self._tokens = RefusedTokenRetry(config.access_token, config.refresh_access_token)
         self._session = session
         self._config = config
-        self._api = TeslaFleetApi(session, access_token=self._current_token, server=config.base_url)
+        self._api = TeslaFleetApi(session, access_token=self._tokens.token, server=config.base_url)
         # Only Tesla's own servers are regional; a custom URL (the simulator) serves everything.
         self._regional = config.base_url in SERVERS.values()
         self._key_path = key_path
@@ -99,30 +99,9 @@ class TeslaClient:
         self._wake_locks: dict[str, asyncio.Lock] = {}
         self._scopes: list[str] | None = None
 
-    async def _current_token(self) -> str:
-        """The token for the next request, remembered so a refusal can name the one refused."""
-        self._last_token = await self._token()
-        return self._last_token
-
     async def _call[T](self, request: Callable[[], Awaitable[T]]) -> T:
-        """One Fleet API call; a token Tesla refuses is refreshed at once and the call retried.
-
-        Tesla refuses a token before its expiry when the owner changed their password or the
-        grant was renewed elsewhere. Waiting for the expiry would leave the cars unavailable for
-        hours; a refresh that is refused, or a fresh token refused again, asks to sign in.
-        """
-        try:
-            return await provider_call(request())
-        except TransientError as err:
-            if err.code != TOKEN_REFUSED or self._refresh is None:
-                raise
-        await self._refresh(self._last_token or "")
-        try:
-            return await provider_call(request())
-        except TransientError as err:
-            if err.code == TOKEN_REFUSED:
-                raise AuthenticationError("Tesla refuses a fresh token", code=err.code) from err
-            raise
+        """One Fleet API call; a token Tesla refuses early is refreshed and the call retried."""
+        return await self._tokens.call(lambda: provider_call(request()))
 
     async def _claims(self) -> dict[str, Any]:
         token = await self._token()

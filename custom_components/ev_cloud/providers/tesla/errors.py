@@ -25,9 +25,8 @@ from ..errors import (
     TransientError,
     VehicleUnavailableError,
 )
+from ..tokens import TOKEN_REFUSED
 from . import const
-
-TOKEN_REFUSED = "token_refused"  # noqa: S105 - an error code, not a secret
 
 
 class WrongRegionError(TransientError):

@@ -51,6 +51,7 @@ from ..errors import (
     RateLimitedError,
     TransientError,
 )
+from ..tokens import TOKEN_REFUSED, RefusedTokenRetry
 from . import parse
 from .const import (
     ANSWER_WAIT,
@@ -136,6 +137,7 @@ class VolvoClient:
         if config.access_token is None:
             raise ValueError("Volvo needs an OAuth access token")
         self._token: Callable[[], Awaitable[str]] = config.access_token
+        self._tokens = RefusedTokenRetry(config.access_token, config.refresh_access_token)
         self._session = session
         self._base_url = config.base_url.rstrip("/")
         self._api_key = api_key
@@ -275,7 +277,7 @@ class VolvoClient:
             else:
                 bodies[part] = result
         for error in errors:
-            if isinstance(error, ACCOUNT_ERRORS) or error.code == "token_refused":
+            if isinstance(error, ACCOUNT_ERRORS) or error.code == TOKEN_REFUSED:
                 raise error
         if location and "location" not in paths:
             bodies["location"] = None  # refused before: still unavailable, not asked again
@@ -439,13 +441,20 @@ class VolvoClient:
         return await self._async_request("GET", path)
 
     async def _async_request(self, method: str, path: str, *, command: bool = False) -> Any:
+        """One API call; a token Volvo refuses early is refreshed once and the call retried.
+
+        A 401 means the gateway stopped before the car, so retrying a command is safe.
+        """
+        return await self._tokens.call(lambda: self._async_request_once(method, path, command))
+
+    async def _async_request_once(self, method: str, path: str, command: bool) -> Any:
         """One API call; every failure becomes a shared error, never a raw aiohttp one.
 
         Not sent (no connection): `TransientError`. Sent but unanswered, or answered with a
         gateway's error page or garbage: `OutcomeUnknownError`, which a command treats as "may
         have happened".
         """
-        token = await self._token()
+        token = await self._tokens.token()
         headers = {
             "Authorization": f"Bearer {token}",
             API_KEY_HEADER: self._api_key,

@@ -28,6 +28,7 @@ from ..errors import (
     RateLimitedError,
     TransientError,
 )
+from ..tokens import TOKEN_REFUSED
 
 # A Retry-After beyond this is not a rate-limit window (Volvo's are a minute).
 MAX_RETRY_AFTER = 3600.0
@@ -119,7 +120,7 @@ def error_from_response(
             return ApiKeyRejectedError(
                 "Volvo refused the application's API key", code="invalid_api_key"
             )
-        return TransientError("Volvo refused the access token", code="token_refused")
+        return TransientError("Volvo refused the access token", code=TOKEN_REFUSED)
     if status == 403:
         if apim and "quota" in apim.lower():
             # API Management's quota policy: the key's call volume is spent for now.
