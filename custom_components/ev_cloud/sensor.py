@@ -116,6 +116,7 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
         # Read-only where the provider cannot set it (Volvo); elsewhere the number entity shows it.
         key="charge_limit",
         native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
         exists_fn=lambda info: Capability.CHARGE_LIMIT_CONTROL not in info.capabilities,
         value_fn=lambda v: v.coordinator.data.charge_limit,
     ),

@@ -165,6 +165,47 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def sign_in_as_the_browser(base: str, simulator_url: str, step: dict[str, Any], who: str) -> None:
+    """Open the simulated sign-in page, allow, and come back through Home Assistant's callback."""
+    if step.get("type") != "external":
+        sys.exit(f"[develop] expected {who}'s sign-in page, got: {step}")
+    with urllib.request.urlopen(step["url"], timeout=30) as page:  # noqa: S310
+        approve = re.search(r'href="([^"]+/approve)"', page.read().decode())
+    if approve is None:
+        sys.exit(f"[develop] the simulated {who} sign-in page has no approve link")
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        opener.open(f"{simulator_url}{approve.group(1)}", timeout=30)
+        sys.exit("[develop] the sign-in did not redirect back")
+    except urllib.error.HTTPError as redirect:
+        location = redirect.headers["Location"]
+    query = urllib.parse.urlsplit(location).query
+    with urllib.request.urlopen(f"{base}/auth/external/callback?{query}", timeout=30):  # noqa: S310
+        pass
+
+
+def add_volvo_entry(base: str, token: str, simulator_url: str) -> None:
+    """Walk the Volvo branch: developer application with its API key, Volvo ID sign-in, cars."""
+    if existing_entry(base, token, "Volvo", stale_if_failed=True):
+        return
+    step = call(
+        base, "POST", "/api/config/config_entries/flow", {"handler": "ev_cloud"}, token=token
+    )
+    flow = f"/api/config/config_entries/flow/{step['flow_id']}"
+    call(base, "POST", flow, {"provider": "volvo"}, token=token)
+    app = {
+        "client_id": "sim-volvo-client",
+        "client_secret": "sim-volvo-secret",
+        "api_key": "sim-vcc-api-key",
+        "environment": "custom",
+    }
+    call(base, "POST", flow, app, token=token)
+    step = call(base, "POST", flow, {"url": simulator_url}, token=token)
+    sign_in_as_the_browser(base, simulator_url, step, "Volvo")
+    step = call(base, "POST", flow, {}, token=token)
+    choose_every_vehicle(base, token, flow, step)
+
+
 def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
     """Walk the Tesla branch: developer app, simulator URL, sign-in, key, registration, pairing.
 
@@ -191,22 +232,7 @@ def add_tesla_entry(base: str, token: str, simulator_url: str) -> None:
         token=token,
     )
     step = call(base, "POST", flow, {"url": simulator_url}, token=token)
-    if step.get("type") != "external":
-        sys.exit(f"[develop] expected Tesla's sign-in page, got: {step}")
-    # Act as the browser: open the sign-in page, allow, come back through the callback.
-    with urllib.request.urlopen(step["url"], timeout=30) as page:  # noqa: S310
-        approve = re.search(r'href="([^"]+/approve)"', page.read().decode())
-    if approve is None:
-        sys.exit("[develop] the simulated Tesla sign-in page has no approve link")
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        opener.open(f"{simulator_url}{approve.group(1)}", timeout=30)
-        sys.exit("[develop] the sign-in did not redirect back")
-    except urllib.error.HTTPError as redirect:
-        location = redirect.headers["Location"]
-    query = urllib.parse.urlsplit(location).query
-    with urllib.request.urlopen(f"{base}/auth/external/callback?{query}", timeout=30):  # noqa: S310
-        pass
+    sign_in_as_the_browser(base, simulator_url, step, "Tesla")
     step = call(base, "POST", flow, {}, token=token)
     if step.get("step_id") != "public_key":
         sys.exit(f"[develop] expected the public-key step, got: {step}")
@@ -266,6 +292,7 @@ def main() -> None:
     token = onboard(args.ha) or login(args.ha)
     add_entry(args.ha, token, args.simulator)
     add_tesla_entry(args.ha, token, args.simulator)
+    add_volvo_entry(args.ha, token, args.simulator)
 
 
 if __name__ == "__main__":
