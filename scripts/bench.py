@@ -35,7 +35,7 @@ from custom_components.ev_cloud.coordinator import VehicleCoordinator
 from custom_components.ev_cloud.runtime import VehicleData
 from simulator import Simulator
 
-from . import bench_tesla
+from . import bench_tesla, bench_volvo
 
 DAY_START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PLUG_IN_AT = DAY_START.replace(hour=18)
@@ -308,6 +308,10 @@ async def run_all(hass: HomeAssistant, repeats: int, command_delay: float) -> No
             for label, run in (("EV Cloud", ours), ("fixed 10-min poll (tesla_fleet)", fixed))
         ],
     )
+
+    volvo_ours = await bench_volvo.ev_cloud_day(hass)
+    volvo_fixed = await bench_volvo.fixed_poll_day()
+    print_table(bench_volvo.TITLE, bench_volvo.HEADER, bench_volvo.rows(volvo_ours, volvo_fixed))
 
 
 if __name__ == "__main__":
