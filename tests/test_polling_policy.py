@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.ev_cloud.const import (
@@ -11,8 +12,8 @@ from custom_components.ev_cloud.const import (
     CONF_IDLE_INTERVAL,
     CONF_PLUGGED_INTERVAL,
 )
-from custom_components.ev_cloud.coordinator import PollingPolicy
-from custom_components.ev_cloud.model import VehicleState
+from custom_components.ev_cloud.coordinator import PollingPolicy, PollPlan, PollReason
+from custom_components.ev_cloud.model import ChargingState, VehicleState
 
 NOW = datetime(2026, 11, 24, 18, tzinfo=UTC)
 
@@ -45,3 +46,105 @@ def test_defaults() -> None:
         timedelta(minutes=15),
         timedelta(minutes=30),
     )
+
+
+POLICY = PollingPolicy({})
+
+
+@pytest.mark.parametrize(
+    ("state", "now", "commanded", "expected", "reason"),
+    [
+        # Charging, the end predicted in 10 minutes: read one minute after it.
+        (
+            VehicleState(fetched_at=NOW, charging=True, full_at=NOW + timedelta(minutes=10)),
+            NOW,
+            False,
+            timedelta(minutes=11),
+            PollReason.CHARGING_ETA,
+        ),
+        # Three hours to go: a coarse safety read every 30 minutes until then.
+        (
+            VehicleState(fetched_at=NOW, charging=True, full_at=NOW + timedelta(hours=3)),
+            NOW,
+            False,
+            timedelta(minutes=30),
+            PollReason.CHARGING_ETA,
+        ),
+        # The predicted end has passed but the car still charges: the active pace.
+        (
+            VehicleState(fetched_at=NOW, charging=True, full_at=NOW - timedelta(minutes=5)),
+            NOW,
+            False,
+            timedelta(minutes=5),
+            PollReason.CHARGING,
+        ),
+        # A command speeds up whatever the car does.
+        (
+            VehicleState(fetched_at=NOW, plugged_in=True, battery_level=80, charge_limit=80),
+            NOW,
+            True,
+            timedelta(minutes=5),
+            PollReason.AFTER_COMMAND,
+        ),
+        # Plugged in and complete: nothing will change.
+        (
+            VehicleState(fetched_at=NOW, plugged_in=True, battery_level=80, charge_limit=80),
+            NOW,
+            False,
+            timedelta(hours=2),
+            PollReason.COMPLETE,
+        ),
+        (
+            VehicleState(fetched_at=NOW, plugged_in=True, charging_state=ChargingState.COMPLETE),
+            NOW,
+            False,
+            timedelta(hours=2),
+            PollReason.COMPLETE,
+        ),
+        # Plugged in below the limit: a scheduled charge may start.
+        (
+            VehicleState(fetched_at=NOW, plugged_in=True, battery_level=60, charge_limit=80),
+            NOW,
+            False,
+            timedelta(minutes=15),
+            PollReason.PLUGGED,
+        ),
+        (
+            VehicleState(fetched_at=NOW, asleep=True),
+            NOW,
+            False,
+            timedelta(minutes=30),
+            PollReason.ASLEEP,
+        ),
+    ],
+)
+def test_plan(
+    state: VehicleState,
+    now: datetime,
+    commanded: bool,
+    expected: timedelta,
+    reason: PollReason,
+) -> None:
+    """Read when something is expected to change; say why."""
+    plan = POLICY.plan(state, recently_commanded=commanded, now=now)
+    assert (plan.interval, plan.reason) == (expected, reason)
+
+
+def test_parked_overnight_is_slow_and_parked_in_the_evening_is_not() -> None:
+    """Local time decides: 02:00 at home is night, 18:00 is when cars get plugged in."""
+    state = VehicleState(fetched_at=NOW, plugged_in=False)
+    night = dt_util.now().replace(hour=2, minute=0)
+    evening = night.replace(hour=18)
+    assert POLICY.plan(state, recently_commanded=False, now=night) == PollPlan(
+        timedelta(hours=2), PollReason.NIGHT
+    )
+    assert POLICY.plan(state, recently_commanded=False, now=evening) == PollPlan(
+        timedelta(minutes=30), PollReason.PARKED
+    )
+
+
+def test_slow_pace_is_never_faster_than_the_idle_option() -> None:
+    policy = PollingPolicy({CONF_IDLE_INTERVAL: 4 * 3600})
+    state = VehicleState(fetched_at=NOW, plugged_in=False)
+    night = dt_util.now().replace(hour=3)
+    assert policy.plan(state, recently_commanded=False, now=night).interval == timedelta(hours=4)

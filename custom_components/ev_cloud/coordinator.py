@@ -9,8 +9,9 @@ bring the next read earlier, never later, and never earlier than a rate limit al
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -30,7 +31,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .model import VehicleInfo, VehicleState, log_hash
+from .model import ChargingState, VehicleInfo, VehicleState, log_hash
 from .providers import VehicleProvider
 from .providers.errors import (
     ApiKeyRejectedError,
@@ -49,7 +50,15 @@ if TYPE_CHECKING:
 # port opening) shows in the next readings.
 ACTIVE_AFTER_COMMAND = timedelta(minutes=10)
 # The vehicle list changes when the owner connects or removes a car: rarely.
-FLEET_INTERVAL = timedelta(hours=1)
+FLEET_INTERVAL = timedelta(hours=6)
+# Parked overnight, or plugged in and complete: nothing is expected to change.
+SLOW_INTERVAL = timedelta(hours=2)
+# Local hours a parked, unplugged car is not expected to be plugged in.
+NIGHT_HOURS = (0, 6)
+# While charging with a predicted end: a coarse read in between, in case the prediction is off.
+CHARGING_SAFETY = timedelta(minutes=30)
+# How long after the predicted end of a charge the car is read.
+ETA_MARGIN = timedelta(minutes=1)
 # When a rate limit gives no reset time.
 DEFAULT_RETRY_AFTER = 60.0
 
@@ -113,8 +122,37 @@ def rate_limited(retry_after: float) -> UpdateFailed:
     )
 
 
+class PollReason(StrEnum):
+    """Why the next read is when it is (shown on the polling-interval sensor)."""
+
+    AFTER_COMMAND = "after_command"
+    CHARGING_ETA = "charging_eta"
+    CHARGING = "charging"
+    PLUGGED = "plugged"
+    COMPLETE = "complete"
+    PARKED = "parked"
+    NIGHT = "night"
+    ASLEEP = "asleep"
+    RATE_LIMITED = "rate_limited"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """When to read next, and why."""
+
+    interval: timedelta
+    reason: PollReason
+
+
 class PollingPolicy:
-    """The three polling paces, from the entry's options."""
+    """When to read a car: when something is expected to change, not at a fixed pace.
+
+    While charging with an end time the provider predicts, the car is read just after that
+    moment, with a coarse safety read in between; without a prediction, at the active pace. A car
+    parked overnight or plugged in with its charge complete is read rarely. A command brings the
+    active pace for a while; the three paces come from the entry's options.
+    """
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         """Read the intervals (seconds) the user chose."""
@@ -123,16 +161,50 @@ class PollingPolicy:
             seconds=options.get(CONF_PLUGGED_INTERVAL, DEFAULT_PLUGGED_INTERVAL)
         )
         self.idle = timedelta(seconds=options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL))
+        # Nothing is expected to change: never faster than the idle pace.
+        self.slow = max(SLOW_INTERVAL, self.idle)
 
     def interval(self, state: VehicleState, *, recently_commanded: bool) -> timedelta:
-        """Pick the pace for what the car is doing now."""
+        """The pace for what the car is doing now (the plan without its reason)."""
+        return self.plan(state, recently_commanded=recently_commanded).interval
+
+    def plan(
+        self, state: VehicleState, *, recently_commanded: bool, now: datetime | None = None
+    ) -> PollPlan:
+        """When to read next for what the car is doing now, and why."""
+        now = now or dt_util.utcnow()
         if state.asleep:
-            return self.idle
-        if state.charging or recently_commanded:
-            return self.active
+            return PollPlan(self.idle, PollReason.ASLEEP)
+        if recently_commanded:
+            return PollPlan(self.active, PollReason.AFTER_COMMAND)
+        if state.charging:
+            return self._charging(state, now)
         if state.plugged_in:
-            return self.plugged
-        return self.idle
+            if _charge_complete(state):
+                return PollPlan(self.slow, PollReason.COMPLETE)
+            return PollPlan(self.plugged, PollReason.PLUGGED)
+        if NIGHT_HOURS[0] <= dt_util.as_local(now).hour < NIGHT_HOURS[1]:
+            return PollPlan(self.slow, PollReason.NIGHT)
+        return PollPlan(self.idle, PollReason.PARKED)
+
+    def _charging(self, state: VehicleState, now: datetime) -> PollPlan:
+        if state.full_at is None or state.full_at <= now:
+            return PollPlan(self.active, PollReason.CHARGING)
+        # Just after the predicted end, so the completion shows within a minute or two.
+        until_end = state.full_at - now + ETA_MARGIN
+        safety = max(CHARGING_SAFETY, self.active)
+        if until_end <= safety:
+            return PollPlan(until_end, PollReason.CHARGING_ETA)
+        return PollPlan(safety, PollReason.CHARGING_ETA)
+
+
+def _charge_complete(state: VehicleState) -> bool:
+    """Plugged in at (or above) its limit: nothing will change until it is unplugged."""
+    if state.charging_state is ChargingState.COMPLETE:
+        return True
+    if state.battery_level is None or state.charge_limit is None:
+        return False
+    return state.battery_level >= state.charge_limit - 1
 
 
 class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
@@ -165,6 +237,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         self._extra_read_at: datetime | None = None
         # Whether this car's access repair is up: a read clears it only then.
         self._access_issue_raised = False
+        self.poll_reason: PollReason | None = None
 
     async def async_shutdown(self) -> None:
         """Stop the extra read a command scheduled, the regular ones, and this car's issue."""
@@ -212,8 +285,9 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
     def _recently_commanded(self, now: datetime) -> bool:
         return self._commanded_at is not None and now - self._commanded_at < ACTIVE_AFTER_COMMAND
 
-    def _set_interval(self, interval: timedelta) -> None:
+    def _set_interval(self, interval: timedelta, reason: PollReason) -> None:
         self.update_interval = interval
+        self.poll_reason = reason
         self.next_read_at = dt_util.utcnow() + interval
 
     async def _async_update_data(self) -> VehicleState:
@@ -222,14 +296,14 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         except AuthenticationError as err:
             raise auth_failed() from err
         except ApiKeyRejectedError as err:
-            self._set_interval(self.policy.idle)
+            self._set_interval(self.policy.idle, PollReason.UNREADABLE)
             raise api_key_rejected(self.hass, self.config_entry) from err
         except RateLimitedError as err:
             return self._back_off(err)
         except PermissionDeniedError as err:
             self._backoff_until = None
             self._raise_access_issue()
-            self._set_interval(self.policy.idle)
+            self._set_interval(self.policy.idle, PollReason.UNREADABLE)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="vehicle_access_denied",
@@ -239,7 +313,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             # None before the first successful read, whatever the base class's annotation says.
             previous: VehicleState | None = self.data
             if previous is None:
-                self._set_interval(self.policy.idle)
+                self._set_interval(self.policy.idle, PollReason.UNREADABLE)
                 raise UpdateFailed(
                     translation_domain=DOMAIN, translation_key="vehicle_unavailable"
                 ) from err
@@ -247,7 +321,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             state = VehicleState(fetched_at=dt_util.utcnow(), asleep=True)
         except ProviderError as err:
             self._backoff_until = None
-            self._set_interval(self.policy.active)
+            self._set_interval(self.policy.active, PollReason.UNREADABLE)
             raise update_failed(err, self.policy.active) from err
         if state.asleep and self.data is not None:
             # The provider says the car sleeps: keep its last readings, do not wake it.
@@ -260,9 +334,8 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             self._access_issue_raised = False
         api_key_accepted(self.hass, self.config_entry)
         now = dt_util.utcnow()
-        self._set_interval(
-            self.policy.interval(state, recently_commanded=self._recently_commanded(now))
-        )
+        plan = self.policy.plan(state, recently_commanded=self._recently_commanded(now), now=now)
+        self._set_interval(plan.interval, plan.reason)
         return state
 
     def _raise_access_issue(self) -> None:
@@ -290,7 +363,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         retry_after = wait.total_seconds()
         first = self._backoff_until is None
         self._backoff_until = dt_util.utcnow() + wait
-        self._set_interval(wait)
+        self._set_interval(wait, PollReason.RATE_LIMITED)
         if first:
             LOGGER.warning(
                 "Rate limited reading %s; keeping the last data and retrying in %.0f s",

@@ -69,6 +69,19 @@ def _polling_interval(vehicle: VehicleData) -> float | None:
     return interval.total_seconds() if interval else None
 
 
+def _polling_plan(vehicle: VehicleData) -> dict[str, Any]:
+    """Why the car is read at this pace, and when the next read (or a command's extra one) is."""
+    coordinator = vehicle.coordinator
+    reason = coordinator.poll_reason
+    next_read = coordinator.next_read_at
+    if (extra := coordinator.extra_read_at) is not None and extra < next_read:
+        next_read = extra
+    return {
+        "reason": reason.value if reason is not None else None,
+        "next_read": next_read.isoformat(),
+    }
+
+
 SENSORS: tuple[EvCloudSensorDescription, ...] = (
     EvCloudSensorDescription(
         key="battery_level",
@@ -193,6 +206,7 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_polling_interval,
+        attributes_fn=_polling_plan,
     ),
 )
 
