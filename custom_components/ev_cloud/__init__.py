@@ -20,7 +20,15 @@ from .migration import async_migrate_entry
 from .model import CommandStatus, FailureReason, VehicleInfo, log_hash
 from .oauth import create_entry_client
 from .providers import ClosableProvider, KeyPairingProvider
-from .runtime import EvCloudConfigEntry, EvCloudData, VehicleData, device_key, provider_spec
+from .runtime import (
+    EvCloudConfigEntry,
+    EvCloudData,
+    VehicleData,
+    account_device_key,
+    device_key,
+    provider_spec,
+)
+from .usage import ApiUsage, async_counting_session
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -50,18 +58,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     other cars from loading.
     """
     spec = provider_spec(entry.data)
-    client = create_entry_client(hass, entry)
+    usage = ApiUsage(spec)
+    client = create_entry_client(hass, entry, async_counting_session(hass, usage))
     fleet = FleetCoordinator(hass, entry, client)
     await fleet.async_config_entry_first_refresh()
 
-    data = EvCloudData(spec=spec, client=client, fleet=fleet)
+    data = EvCloudData(spec=spec, client=client, fleet=fleet, usage=usage)
     vehicles = [_create_vehicle(hass, entry, data, info) for info in _wanted(entry, fleet.data)]
     # All vehicles at once: setting up 50 cars must not take 50 round trips in a row.
     await asyncio.gather(*(vehicle.coordinator.async_refresh() for vehicle in vehicles))
     data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}
     entry.runtime_data = data
 
-    _remove_stale_devices(hass, entry, set(data.vehicles))
+    _remove_stale_devices(hass, entry, {*data.vehicles, account_device_key(entry)})
     _update_pairing_issues(hass, entry, data)
 
     @callback
@@ -98,10 +107,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> 
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: EvCloudConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """Allow removing a vehicle the credentials no longer see."""
+    """Allow removing a vehicle the credentials no longer see (never the account itself)."""
+    keep = {*entry.runtime_data.vehicles, account_device_key(entry)}
     return not any(
-        identifier[0] == DOMAIN and identifier[1] in entry.runtime_data.vehicles
-        for identifier in device.identifiers
+        identifier[0] == DOMAIN and identifier[1] in keep for identifier in device.identifiers
     )
 
 
@@ -152,7 +161,7 @@ async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -
         # Unreadable or not: its entities exist (unavailable) and it retries by itself.
         await vehicle.coordinator.async_refresh()
         data.async_vehicle_added(vehicle)
-    _remove_stale_devices(hass, entry, set(data.vehicles))
+    _remove_stale_devices(hass, entry, {*data.vehicles, account_device_key(entry)})
     _update_pairing_issues(hass, entry, data)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientSession
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET
 from homeassistant.core import HomeAssistant
@@ -56,13 +56,15 @@ def async_register(
     return implementation
 
 
-def create_entry_client(hass: HomeAssistant, entry: ConfigEntry[Any]) -> VehicleProvider:
+def create_entry_client(
+    hass: HomeAssistant, entry: ConfigEntry[Any], session: ClientSession | None = None
+) -> VehicleProvider:
     """The provider client for a stored entry; OAuth providers get their token from the entry."""
     spec = provider_spec(entry.data)
     if spec.credential_kind is not CredentialKind.OAUTH2_CODE:
-        return create_client(hass, entry.data)
+        return create_client(hass, entry.data, session=session)
     access_token, refresh_access_token = async_token_functions(hass, entry, spec)
-    return create_client(hass, entry.data, access_token, refresh_access_token)
+    return create_client(hass, entry.data, access_token, refresh_access_token, session=session)
 
 
 def async_token_functions(

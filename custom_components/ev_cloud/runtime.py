@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_KEY, CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant, callback
@@ -17,6 +18,7 @@ from .const import CONF_ENVIRONMENT, CONF_PROVIDER, DOMAIN, ENVIRONMENT_CUSTOM
 from .coordinator import FleetCoordinator, VehicleCoordinator
 from .model import VehicleInfo
 from .providers import ClientConfig, ProviderSpec, VehicleProvider, get_provider
+from .usage import ApiUsage
 
 type EvCloudConfigEntry = ConfigEntry[EvCloudData]
 type VehicleListener = Callable[[VehicleData], None]
@@ -49,6 +51,7 @@ class EvCloudData:
     spec: ProviderSpec
     client: VehicleProvider
     fleet: FleetCoordinator
+    usage: ApiUsage
     vehicles: dict[str, VehicleData] = field(default_factory=dict)
     _listeners: list[VehicleListener] = field(default_factory=list)
 
@@ -66,6 +69,11 @@ class EvCloudData:
         self.vehicles[vehicle.device_key] = vehicle
         for listener in list(self._listeners):
             listener(vehicle)
+
+
+def account_device_key(entry: ConfigEntry[Any]) -> str:
+    """The account's own (service) device: `<provider>_<account id>`."""
+    return f"{entry.data[CONF_PROVIDER]}_{entry.unique_id or entry.entry_id}"
 
 
 def provider_spec(data: Mapping[str, Any]) -> ProviderSpec:
@@ -86,12 +94,13 @@ def create_client(
     data: Mapping[str, Any],
     access_token: Callable[[], Awaitable[str]] | None = None,
     refresh_access_token: Callable[[str], Awaitable[str]] | None = None,
+    session: aiohttp.ClientSession | None = None,
 ) -> VehicleProvider:
     """Build the provider client for entry data (or a config flow's input)."""
     spec = provider_spec(data)
     client_id = data[CONF_CLIENT_ID]
     return spec.create_client(
-        async_get_clientsession(hass),
+        session or async_get_clientsession(hass),
         ClientConfig(
             base_url=base_url(spec, data),
             client_id=client_id,

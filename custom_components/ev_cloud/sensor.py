@@ -31,6 +31,7 @@ from homeassistant.helpers.typing import StateType
 from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import Capability, ChargingState, CommandStatus, ConnectionStatus
 from .runtime import EvCloudConfigEntry, VehicleData
+from .usage_sensor import usage_sensors
 
 # Read-only: the coordinator does all the I/O.
 PARALLEL_UPDATES = 0
@@ -216,7 +217,8 @@ async def async_setup_entry(
     entry: EvCloudConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every vehicle, now and as vehicles appear."""
+    """Add the entry's usage sensors, and those of every vehicle, now and as vehicles appear."""
+    async_add_entities(usage_sensors(entry))
     async_add_vehicle_entities(entry, async_add_entities, EvCloudSensor, SENSORS)
 
 

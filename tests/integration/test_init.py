@@ -35,7 +35,9 @@ async def test_setup_and_unload(
     assert loaded_entry.state is ConfigEntryState.LOADED
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded_entry.entry_id)
     assert {next(iter(d.identifiers))[1] for d in devices} == {
-        vehicle_key(simulator, vehicle_id) for vehicle_id in simulator.volteras.vehicles
+        *(vehicle_key(simulator, vehicle_id) for vehicle_id in simulator.volteras.vehicles),
+        # The account's own device holds its API usage.
+        "volteras_sim-org",
     }
     for vehicle_id, vehicle in simulator.volteras.vehicles.items():
         state = hass.states.get(battery_entity(hass, simulator, vehicle_id))

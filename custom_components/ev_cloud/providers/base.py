@@ -161,6 +161,11 @@ class ProviderSpec:
     developer_portal: str = ""
     # Providers whose every call also carries the developer application's API key (Volvo).
     api_key: bool = False
+    # What an HTTP request (method, path) is, for the usage sensor: "data", "command", "wake",
+    # "token", "vehicle_list", "command_follow_up", "state_check" or "other".
+    request_kind: Callable[[str, str], str] = lambda _method, _path: "other"
+    # Dollars per request kind, for providers that bill per request (Tesla).
+    request_prices: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def default_environment(self) -> str:

@@ -22,6 +22,23 @@ def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> Tesl
     )
 
 
+def _request_kind(method: str, path: str) -> str:
+    """Tesla's billing categories, plus the free calls."""
+    if path.endswith("/vehicle_data"):
+        return "data"
+    if "/command/" in path or path.endswith("/signed_command"):
+        return "command"
+    if path.endswith("/wake_up"):
+        return "wake"
+    if path.endswith("/token"):
+        return "token"
+    if path.endswith("/products"):
+        return "vehicle_list"
+    if method == "GET" and path.startswith("/api/1/vehicles/"):
+        return "state_check"
+    return "other"
+
+
 SPEC = ProviderSpec(
     name="tesla",
     credential_kind=CredentialKind.OAUTH2_CODE,
@@ -33,6 +50,9 @@ SPEC = ProviderSpec(
     # Commands settle when sent; this bounds only a wake-up before one.
     command_timeout=90.0,
     key_pairing=True,
+    request_kind=_request_kind,
+    # Tesla's pay-per-use prices (a $10 monthly credit per account is not subtracted).
+    request_prices={"data": 0.002, "command": 0.001, "wake": 0.02},
     # The owner's own domain says who they are.
     redact_keys=frozenset({"app_domain"}),
     developer_portal="https://developer.tesla.com",

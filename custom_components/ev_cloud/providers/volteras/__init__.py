@@ -22,6 +22,21 @@ def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> Volt
     )
 
 
+def _request_kind(method: str, path: str) -> str:
+    """Telemetry reads, command sends and follow-ups, tokens and the vehicle list."""
+    if path.endswith("/telemetry"):
+        return "data"
+    if "/command-execution:" in path:
+        return "command"
+    if "/command-executions/" in path:
+        return "command_follow_up"
+    if path.endswith("/token"):
+        return "token"
+    if path.endswith("/vehicles") or "/accounts/" in path:
+        return "vehicle_list"
+    return "other"
+
+
 SPEC = ProviderSpec(
     name="volteras",
     credential_kind=CredentialKind.CLIENT_CREDENTIALS,
@@ -32,6 +47,7 @@ SPEC = ProviderSpec(
     command_timeout=COMMAND_TIMEOUT,
     climate_session=CLIMATE_SESSION,
     supports_consent=True,
+    request_kind=_request_kind,
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "SPEC", "VolterasClient"]

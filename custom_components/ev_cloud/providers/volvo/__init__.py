@@ -40,6 +40,17 @@ def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> Volv
     )
 
 
+def _request_kind(method: str, path: str) -> str:
+    """Reads, commands and the rest, against Volvo's 100 requests and 10 commands a minute."""
+    if method == "POST" and "/commands/" in path:
+        return "command"
+    if path.endswith("/token.oauth2"):
+        return "token"
+    if path.endswith(("/state", "/doors", "/odometer", "/location")):
+        return "data"
+    return "vehicle_list" if "/vehicles" in path else "other"
+
+
 SPEC = ProviderSpec(
     name="volvo",
     credential_kind=CredentialKind.OAUTH2_CODE,
@@ -53,6 +64,7 @@ SPEC = ProviderSpec(
     redact_keys=frozenset({EXTRA_API_KEY}),
     developer_portal="https://developer.volvocars.com",
     api_key=True,
+    request_kind=_request_kind,
     oauth=OAuth2Endpoints(
         authorize_path=AUTHORIZE_PATH,
         token_path=TOKEN_PATH,
