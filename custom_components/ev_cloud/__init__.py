@@ -17,7 +17,7 @@ from .command import CommandOutcome, CommandRunner
 from .const import CONF_APP_DOMAIN, CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator, api_key_issue_id
 from .migration import async_migrate_entry
-from .model import CommandStatus, FailureReason, VehicleInfo, log_hash
+from .model import CommandStatus, FailureReason, VehicleInfo, log_hash, phase
 from .oauth import create_entry_client
 from .providers import ClosableProvider, KeyPairingProvider
 from .runtime import (
@@ -29,6 +29,9 @@ from .runtime import (
     provider_spec,
 )
 from .usage import ApiUsage, async_counting_session
+
+# From this many cars on, their regular reads are spread over the interval instead of bunched.
+SPREAD_FROM = 10
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -65,6 +68,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
 
     data = EvCloudData(spec=spec, client=client, fleet=fleet, usage=usage)
     vehicles = [_create_vehicle(hass, entry, data, info) for info in _wanted(entry, fleet.data)]
+    if len(vehicles) >= SPREAD_FROM:
+        for vehicle in vehicles:
+            vehicle.coordinator.spread_first_read(phase(vehicle.info.key))
     # All vehicles at once: setting up 50 cars must not take 50 round trips in a row.
     await asyncio.gather(*(vehicle.coordinator.async_refresh() for vehicle in vehicles))
     data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}

@@ -137,6 +137,12 @@ class PollReason(StrEnum):
     UNREADABLE = "unreadable"
 
 
+# Regular paces a fleet's cars may spread over; a predicted moment (end of charge) is kept.
+SPREADABLE = frozenset(
+    {PollReason.PARKED, PollReason.NIGHT, PollReason.PLUGGED, PollReason.COMPLETE}
+)
+
+
 @dataclass(frozen=True)
 class PollPlan:
     """When to read next, and why."""
@@ -238,6 +244,14 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         # Whether this car's access repair is up: a read clears it only then.
         self._access_issue_raised = False
         self.poll_reason: PollReason | None = None
+        # Where in its first regular interval a car of a fleet is read (0..1), so hundreds of
+        # cars set up together do not all read again in the same minute.
+        self._phase: float | None = None
+
+    @callback
+    def spread_first_read(self, phase: float) -> None:
+        """Read this car after `phase` of its next regular interval (at least half of it)."""
+        self._phase = phase
 
     async def async_shutdown(self) -> None:
         """Stop the extra read a command scheduled, the regular ones, and this car's issue."""
@@ -335,7 +349,12 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         api_key_accepted(self.hass, self.config_entry)
         now = dt_util.utcnow()
         plan = self.policy.plan(state, recently_commanded=self._recently_commanded(now), now=now)
-        self._set_interval(plan.interval, plan.reason)
+        interval = plan.interval
+        if self._phase is not None and plan.reason in SPREADABLE:
+            # Earlier, never later: the car keeps this offset from the others from now on.
+            interval *= 0.5 + self._phase / 2
+            self._phase = None
+        self._set_interval(interval, plan.reason)
         return state
 
     def _raise_access_issue(self) -> None:

@@ -130,6 +130,11 @@ class CommandStatus(StrEnum):
     FAILED = "failed"
 
 
+def phase(value: str) -> float:
+    """A stable number in [0, 1) for `value`: where in an interval this car's reads fall."""
+    return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) / 2**32
+
+
 def log_hash(value: str) -> str:
     """A stable, short stand-in for an identifier in log lines."""
     return hashlib.sha256(value.encode()).hexdigest()[:8]
