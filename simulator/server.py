@@ -15,7 +15,7 @@ from .faults import Fault, FaultInjector, FaultKind
 from .tesla import routes as tesla_routes
 from .tesla.fleet import TeslaAccount
 from .tesla.signed import SignedCommands
-from .volteras import payloads, routes
+from .volteras import payloads, routes, webhooks
 from .volteras.fleet import VolterasCloud
 from .volvo import routes as volvo_routes
 from .volvo.fleet import VolvoAccount
@@ -55,6 +55,7 @@ class Simulator:
         self.tesla = TeslaAccount(now=self.now)
         self.tesla_signed = SignedCommands(self.now)
         self.volvo = VolvoAccount(now=self.now, command_delay=command_delay)
+        self.webhooks = webhooks.WebhookSender(self.volteras)
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -75,6 +76,7 @@ class Simulator:
         oauth.add_routes(app, self.oauth)
         tesla_routes.add_routes(app, self.tesla, self.tesla_signed)
         volvo_routes.add_routes(app, self.volvo)
+        webhooks.add_routes(app, self.webhooks)
         app.router.add_get("/_sim/state", self._admin_state)
         app.router.add_post("/_sim/faults", self._admin_set_fault)
         app.router.add_delete("/_sim/faults", self._admin_clear_faults)
