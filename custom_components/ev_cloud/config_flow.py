@@ -84,6 +84,11 @@ from .runtime import EvCloudConfigEntry, create_client
 
 CONF_VEHICLES = "vehicles"
 CONF_PAIR_LATER = "pair_later"
+# Why a provider will not connect another car, in words the user can act on.
+CONSENT_REFUSALS = {
+    "DEVICE_LIMIT_REACHED": "device_limit_reached",
+    "UNSUPPORTED_OEM": "unsupported_make",
+}
 # Dot-separated letters, digits and inner hyphens (an IPv4 address matches too).
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # The header Home Assistant's frontend sends with the URL the user reached it at.
@@ -369,7 +374,9 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
             return self.async_abort(reason="no_url_available", translation_domain=DOMAIN)
         try:
             self._consent_url = await self._client.async_connect_account(return_url)
-        except ProviderError:
+        except ProviderError as err:
+            if err.code in CONSENT_REFUSALS:
+                return self.async_abort(reason=CONSENT_REFUSALS[err.code])
             return self.async_abort(reason="cannot_connect")
         return self.async_external_step(step_id="consent", url=self._consent_url)
 

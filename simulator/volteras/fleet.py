@@ -191,6 +191,8 @@ class VolterasCloud:
         self.refresh_tokens: dict[str, str] = {}
         self.consents: dict[str, Consent] = {}
         self.request_log: list[tuple[str, str]] = []
+        # The plan's device limit per organisation (None: unlimited).
+        self.device_limit: int | None = None
         self._planned_failures: dict[str, list[str]] = {}
         self._ids = itertools.count(1)
         self.add_client(*DEFAULT_CLIENT, DEFAULT_ORGANIZATION)
@@ -255,6 +257,10 @@ class VolterasCloud:
         account_id = account_id or f"acc-sim-{next(self._ids) + 100}"
         self.accounts[account_id] = (organization_id, username)
         return account_id
+
+    def device_count(self, organization: str) -> int:
+        """Cars the organisation has connected (what its plan's device limit counts)."""
+        return sum(1 for v in self.vehicles.values() if v.organization_id == organization)
 
     def add_vehicle(self, **values: Any) -> SimVehicle:
         """Connect a car; missing identity fields are made up."""

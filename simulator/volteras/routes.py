@@ -36,6 +36,7 @@ assert set(COMMAND_ACTIONS.values()) <= set(EFFECTS)
 STATUS_FOR_CODE = {
     "AUTHENTICATION_ERROR": 401,
     "NOT_PERMITTED": 403,
+    "DEVICE_LIMIT_REACHED": 403,
     "RESOURCE_NOT_FOUND": 404,
     "COMMAND_ALREADY_IN_PROGRESS": 409,
     "REQUEST_VALIDATION_ERROR": 422,
@@ -157,6 +158,8 @@ async def connect_account(request: web.Request) -> web.Response:
     for required in ("scopes", "deviceTypes"):
         if not isinstance(body.get(required), list) or not body[required]:
             raise ApiError("REQUEST_VALIDATION_ERROR", f"{required} must be a non-empty list.")
+    if cloud.device_limit is not None and cloud.device_count(organization) >= cloud.device_limit:
+        raise ApiError("DEVICE_LIMIT_REACHED", "The organisation's plan has no room for a car.")
     consent_token = cloud.create_consent(organization, return_url)
     origin = f"{request.scheme}://{request.host}"
     return web.json_response({"authenticationUrl": f"{origin}/consent/{consent_token}"})

@@ -693,6 +693,18 @@ async def test_consent_link_unavailable(hass: HomeAssistant, simulator: Simulato
     assert result["reason"] == "cannot_connect"
 
 
+async def test_consent_refused_by_the_plan_says_why(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """The plan's device limit is reached: the user reads what to do, not "cannot connect"."""
+    simulator.volteras.device_limit = len(simulator.volteras.vehicles)
+    flow_id = await start_flow(hass)
+    result = await submit_credentials(hass, flow_id, simulator.url)
+    result = await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "consent"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "device_limit_reached"
+
+
 async def test_consent_without_known_url(hass: HomeAssistant, simulator: Simulator) -> None:
     """Without a URL for Home Assistant the consent page could not come back: say so.
 
