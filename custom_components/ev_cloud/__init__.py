@@ -20,6 +20,7 @@ from .migration import async_migrate_entry
 from .model import CommandStatus, FailureReason, VehicleInfo, log_hash, phase
 from .oauth import create_entry_client
 from .providers import ClosableProvider, KeyPairingProvider
+from .push import PushChannel, async_setup_push
 from .runtime import (
     EvCloudConfigEntry,
     EvCloudData,
@@ -75,6 +76,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     await asyncio.gather(*(vehicle.coordinator.async_refresh() for vehicle in vehicles))
     data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}
     entry.runtime_data = data
+    if (push := async_setup_push(hass, entry)) is not None:
+        data.push = push
+        for vehicle in vehicles:
+            _listen_to_push(vehicle, push)
 
     _remove_stale_devices(hass, entry, {*data.vehicles, account_device_key(entry)})
     _update_pairing_issues(hass, entry, data)
@@ -148,7 +153,16 @@ def _create_vehicle(
         on_auth_failed=lambda: entry.async_start_reauth(hass),
         is_asleep=lambda: coordinator.data is not None and coordinator.data.asleep,
     )
-    return VehicleData(info=info, spec=data.spec, coordinator=coordinator, commands=commands)
+    vehicle = VehicleData(info=info, spec=data.spec, coordinator=coordinator, commands=commands)
+    if data.push is not None:
+        _listen_to_push(vehicle, data.push)
+    return vehicle
+
+
+def _listen_to_push(vehicle: VehicleData, push: PushChannel) -> None:
+    """While the provider pushes, the car's reads and command follow-ups slow down."""
+    vehicle.coordinator.push_alive = push.alive
+    vehicle.commands.push_alive = push.alive
 
 
 async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 from typing import Any
 
@@ -41,6 +41,10 @@ TIMEOUT_MARGIN = 30.0
 MIN_TIMEOUT = 30.0
 # First look soon (most commands confirm within seconds), then back off to spare the rate limit.
 POLL_DELAYS = (1.0, 2.0, 3.0, 5.0, 10.0)
+# While the provider pushes command results, reads are only a fallback for a lost delivery.
+PUSH_POLL_DELAYS = (30.0, 60.0)
+# Pushed results kept for executions nobody waits on yet (the push can beat the send's answer).
+PUSHED_KEPT = 32
 
 type TaskStarter = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
 
@@ -146,6 +150,39 @@ class CommandRunner:
         self._slots: dict[str, _Slot] = {}
         self.poll_delays: tuple[float, ...] = POLL_DELAYS
         self.last_outcome: CommandOutcome | None = None
+        # Whether the entry's push channel delivers (set when pushes are configured).
+        self.push_alive: Callable[[], bool] = lambda: False
+        self._pushed: dict[str, tuple[CommandStatus, str | None]] = {}
+        self._push_waiters: dict[str, asyncio.Event] = {}
+
+    def pushed(self, execution_id: str, status: CommandStatus, failed_reason: str | None) -> None:
+        """The provider pushed an execution's new status."""
+        if status is CommandStatus.PENDING:
+            return
+        self._pushed[execution_id] = (status, failed_reason)
+        while len(self._pushed) > PUSHED_KEPT:
+            del self._pushed[next(iter(self._pushed))]
+        if (waiter := self._push_waiters.get(execution_id)) is not None:
+            waiter.set()
+
+    async def _async_wait_pushed(
+        self, execution: CommandExecution, delay: float
+    ) -> CommandExecution | None:
+        """The pushed outcome of `execution` if it arrives within `delay` seconds."""
+        if execution.id is None:
+            await asyncio.sleep(delay)
+            return None
+        if execution.id not in self._pushed:
+            waiter = self._push_waiters.setdefault(execution.id, asyncio.Event())
+            try:
+                async with asyncio.timeout(delay):
+                    await waiter.wait()
+            except TimeoutError:
+                return None
+            finally:
+                self._push_waiters.pop(execution.id, None)
+        status, reason = self._pushed.pop(execution.id)
+        return replace(execution, status=status, failed_reason=reason)
 
     async def async_execute(self, command: Command) -> None:
         """Run `command`; return once the provider confirmed it, raise a translated error if not."""
@@ -260,11 +297,14 @@ class CommandRunner:
         deadline = loop.time() + timeout + TIMEOUT_MARGIN
         attempt = 0
         while execution.status is CommandStatus.PENDING:
-            delay = self.poll_delays[min(attempt, len(self.poll_delays) - 1)]
+            delays = PUSH_POLL_DELAYS if self.push_alive() else self.poll_delays
+            delay = delays[min(attempt, len(delays) - 1)]
             attempt += 1
             if loop.time() + delay >= deadline:
                 raise _FollowTimeoutError
-            await asyncio.sleep(delay)
+            if (pushed := await self._async_wait_pushed(execution, delay)) is not None:
+                execution = pushed
+                continue
             try:
                 execution = await self._provider.async_get_command_execution(
                     self._vehicle, execution

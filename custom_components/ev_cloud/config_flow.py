@@ -15,6 +15,7 @@ import re
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from homeassistant.components import webhook
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
@@ -22,7 +23,13 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_API_KEY, CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_URL,
+    CONF_WEBHOOK_ID,
+)
 from homeassistant.core import callback
 from homeassistant.helpers.config_entry_oauth2_flow import (
     AbstractOAuth2FlowHandler,
@@ -54,6 +61,7 @@ from .const import (
     CONF_IDLE_INTERVAL,
     CONF_PLUGGED_INTERVAL,
     CONF_PROVIDER,
+    CONF_WEBHOOK_SECRET,
     CONFIG_VERSION,
     DEFAULT_ACTIVE_INTERVAL,
     DEFAULT_IDLE_INTERVAL,
@@ -80,6 +88,7 @@ from .providers.errors import (
     ProviderError,
     SetupCheckError,
 )
+from .push import async_webhook_url
 from .runtime import EvCloudConfigEntry, create_client
 
 CONF_VEHICLES = "vehicles"
@@ -94,7 +103,7 @@ HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0
 # The header Home Assistant's frontend sends with the URL the user reached it at.
 HEADER_FRONTEND_BASE = "HA-Frontend-Base"
 # Keys a step shows again after an error; secrets are typed again, never echoed into a form.
-NOT_SUGGESTED = frozenset({CONF_CLIENT_SECRET, CONF_API_KEY})
+NOT_SUGGESTED = frozenset({CONF_CLIENT_SECRET, CONF_API_KEY, CONF_WEBHOOK_SECRET})
 
 
 PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -769,14 +778,56 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
 
 class EvCloudOptionsFlow(OptionsFlowWithReload):
-    """How often to poll in each situation."""
+    """How often to poll in each situation, and (providers that push) the webhook's secret."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Three polling paces, in seconds."""
+        """Three polling paces, in seconds; the webhook signing secret where pushes exist."""
+        entry = self.config_entry
+        spec = get_provider(entry.data[CONF_PROVIDER])
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(
-                data={key: int(value) for key, value in user_input.items()}
+            options: dict[str, Any] = {
+                key: int(value) for key, value in user_input.items() if key != CONF_WEBHOOK_SECRET
+            }
+            # Left empty: the stored secret stays (it is never shown again).
+            secret = str(user_input.get(CONF_WEBHOOK_SECRET, "")).strip()
+            secret = secret or entry.options.get(CONF_WEBHOOK_SECRET, "")
+            if secret and spec.push_receiver is not None:
+                try:
+                    spec.push_receiver(secret)
+                except ValueError:
+                    errors[CONF_WEBHOOK_SECRET] = "invalid_webhook_secret"
+                options[CONF_WEBHOOK_SECRET] = secret
+            if not errors:
+                return self.async_create_entry(data=options)
+        schema = self._schema(spec)
+        placeholders: dict[str, str] = {}
+        if spec.push_receiver is not None:
+            placeholders["webhook_url"] = await self._webhook_url()
+        return self.async_show_form(
+            # Providers that push get the form that also explains the webhook.
+            step_id="init" if spec.push_receiver is None else "push",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, _suggested(user_input or entry.options)
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async_step_push = async_step_init
+
+    async def _webhook_url(self) -> str:
+        """The entry's webhook address, making its id on first use."""
+        entry = self.config_entry
+        if not (webhook_id := entry.data.get(CONF_WEBHOOK_ID)):
+            webhook_id = webhook.async_generate_id()
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, CONF_WEBHOOK_ID: webhook_id}
             )
+        url = await async_webhook_url(self.hass, webhook_id)
+        return url or "<set Home Assistant's URL under Settings → System → Network>"
+
+    def _schema(self, spec: ProviderSpec) -> vol.Schema:
         options = self.config_entry.options
 
         def seconds(minimum: int, maximum: int) -> NumberSelector:
@@ -806,4 +857,6 @@ class EvCloudOptionsFlow(OptionsFlowWithReload):
                 ): seconds(300, 86400),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        if spec.push_receiver is not None:
+            schema = schema.extend({vol.Optional(CONF_WEBHOOK_SECRET): PASSWORD})
+        return schema

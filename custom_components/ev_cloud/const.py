@@ -17,6 +17,8 @@ CONF_ENVIRONMENT: Final = "environment"
 CONF_EXCLUDED_VEHICLES: Final = "excluded_vehicles"
 # The developer app's domain, where its public key is hosted (providers with key pairing).
 CONF_APP_DOMAIN: Final = "app_domain"
+# Options: the signing secret of the provider's webhook endpoint (Volteras, through Svix).
+CONF_WEBHOOK_SECRET: Final = "webhook_secret"  # noqa: S105 - an option key, not a secret
 
 # Options.
 CONF_ACTIVE_INTERVAL: Final = "active_interval"

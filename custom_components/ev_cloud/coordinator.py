@@ -8,7 +8,7 @@ bring the next read earlier, never later, and never earlier than a rate limit al
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -59,6 +59,8 @@ NIGHT_HOURS = (0, 6)
 CHARGING_SAFETY = timedelta(minutes=30)
 # How long after the predicted end of a charge the car is read.
 ETA_MARGIN = timedelta(minutes=1)
+# While the provider pushes every change, a read only checks nothing was missed.
+PUSH_CONSISTENCY = timedelta(hours=4)
 # When a rate limit gives no reset time.
 DEFAULT_RETRY_AFTER = 60.0
 
@@ -135,6 +137,7 @@ class PollReason(StrEnum):
     ASLEEP = "asleep"
     RATE_LIMITED = "rate_limited"
     UNREADABLE = "unreadable"
+    PUSH = "push"
 
 
 # Regular paces a fleet's cars may spread over; a predicted moment (end of charge) is kept.
@@ -247,6 +250,8 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         # Where in its first regular interval a car of a fleet is read (0..1), so hundreds of
         # cars set up together do not all read again in the same minute.
         self._phase: float | None = None
+        # Whether the entry's push channel delivers (set when pushes are configured).
+        self.push_alive: Callable[[], bool] = lambda: False
 
     @callback
     def spread_first_read(self, phase: float) -> None:
@@ -270,6 +275,9 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         """A command was confirmed: read the car within the active pace, never later than planned."""
         now = dt_util.utcnow()
         self._commanded_at = now
+        if self.push_alive():
+            # The provider pushes the car's new readings: no read needed.
+            return
         wanted = now + self.policy.active
         if self._backoff_until is not None and wanted < self._backoff_until:
             wanted = self._backoff_until
@@ -348,7 +356,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             self._access_issue_raised = False
         api_key_accepted(self.hass, self.config_entry)
         now = dt_util.utcnow()
-        plan = self.policy.plan(state, recently_commanded=self._recently_commanded(now), now=now)
+        plan = self._plan(state, now)
         interval = plan.interval
         if self._phase is not None and plan.reason in SPREADABLE:
             # Earlier, never later: the car keeps this offset from the others from now on.
@@ -356,6 +364,19 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             self._phase = None
         self._set_interval(interval, plan.reason)
         return state
+
+    def _plan(self, state: VehicleState, now: datetime) -> PollPlan:
+        if self.push_alive() and not state.asleep:
+            return PollPlan(PUSH_CONSISTENCY, PollReason.PUSH)
+        return self.policy.plan(state, recently_commanded=self._recently_commanded(now), now=now)
+
+    @callback
+    def async_push_state(self, state: VehicleState) -> None:
+        """New readings the provider pushed: shown at once, and the next poll moves out."""
+        plan = self._plan(state, dt_util.utcnow())
+        self._set_interval(plan.interval, plan.reason)
+        # Also re-arms the refresh timer at the new interval.
+        self.async_set_updated_data(state)
 
     def _raise_access_issue(self) -> None:
         self._access_issue_raised = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from homeassistant.config_entries import ConfigEntry
@@ -19,6 +19,9 @@ from .coordinator import FleetCoordinator, VehicleCoordinator
 from .model import VehicleInfo
 from .providers import ClientConfig, ProviderSpec, VehicleProvider, get_provider
 from .usage import ApiUsage
+
+if TYPE_CHECKING:
+    from .push import PushChannel
 
 type EvCloudConfigEntry = ConfigEntry[EvCloudData]
 type VehicleListener = Callable[[VehicleData], None]
@@ -52,6 +55,8 @@ class EvCloudData:
     client: VehicleProvider
     fleet: FleetCoordinator
     usage: ApiUsage
+    # The provider's push channel, when it pushes and a signing secret is set.
+    push: PushChannel | None = None
     vehicles: dict[str, VehicleData] = field(default_factory=dict)
     _listeners: list[VehicleListener] = field(default_factory=list)
 

@@ -19,6 +19,11 @@ from .base import (
     KeyPairingProvider,
     OAuth2Endpoints,
     ProviderSpec,
+    PushedCommand,
+    PushedConnection,
+    PushedState,
+    PushEvent,
+    PushReceiver,
     VehicleProvider,
 )
 from .tesla import SPEC as TESLA
@@ -44,6 +49,11 @@ __all__ = [
     "KeyPairingProvider",
     "OAuth2Endpoints",
     "ProviderSpec",
+    "PushEvent",
+    "PushReceiver",
+    "PushedCommand",
+    "PushedConnection",
+    "PushedState",
     "VehicleProvider",
     "get_provider",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -9,7 +10,15 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp
 
-from ..model import Capability, Command, CommandExecution, FailureReason, VehicleInfo, VehicleState
+from ..model import (
+    Capability,
+    Command,
+    CommandExecution,
+    CommandStatus,
+    FailureReason,
+    VehicleInfo,
+    VehicleState,
+)
 
 
 class VehicleProvider(Protocol):
@@ -28,6 +37,44 @@ class VehicleProvider(Protocol):
         self, vehicle: VehicleInfo, execution: CommandExecution
     ) -> CommandExecution:
         """Read a pending command's progress."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushedState:
+    """A provider pushed a vehicle's new readings."""
+
+    vehicle_id: str
+    state: VehicleState
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushedCommand:
+    """A provider pushed the new status of a command execution."""
+
+    vehicle_id: str
+    execution_id: str
+    status: CommandStatus
+    failed_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushedConnection:
+    """A vehicle joined or left the account."""
+
+    vehicle_id: str
+    connected: bool
+
+
+type PushEvent = PushedState | PushedCommand | PushedConnection
+
+
+class PushReceiver(Protocol):
+    """Checks and reads the provider's signed push deliveries (webhooks)."""
+
+    counts: Counter[str]
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> PushEvent:
+        """The delivery's event; `PushRejectedError` when it must not be acted on."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +213,9 @@ class ProviderSpec:
     request_kind: Callable[[str, str], str] = lambda _method, _path: "other"
     # Dollars per request kind, for providers that bill per request (Tesla).
     request_prices: Mapping[str, float] = field(default_factory=dict)
+    # Providers that push changes (webhooks): a receiver for the signing secret the user pastes;
+    # it raises ValueError for a secret that cannot be one.
+    push_receiver: Callable[[str], PushReceiver] | None = None
 
     @property
     def default_environment(self) -> str:

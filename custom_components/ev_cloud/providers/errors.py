@@ -85,3 +85,16 @@ class ApiKeyRejectedError(ProviderError):
     new one from the developer portal, or the subscription renewed). Hence not an
     `AuthenticationError`, which starts a re-authentication.
     """
+
+
+class PushRejectedError(ProviderError):
+    """A push delivery that must not be acted on; `code` says why (never a secret).
+
+    `acknowledge` is set for deliveries that are genuine but useless (a replay, an event we do
+    not handle): answering them with success stops the sender retrying.
+    """
+
+    def __init__(self, code: str, *, acknowledge: bool = False) -> None:
+        """Name the reason."""
+        super().__init__(code, code=code)
+        self.acknowledge = acknowledge

@@ -10,6 +10,7 @@ from . import const
 from .client import VolterasClient
 from .const import BASE_CAPABILITIES, CLIMATE_SESSION, COMMAND_TIMEOUT, PRODUCTION_URL, SANDBOX_URL
 from .failures import failure_reason
+from .push import VolterasPushReceiver
 
 
 def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> VolterasClient:
@@ -48,6 +49,7 @@ SPEC = ProviderSpec(
     climate_session=CLIMATE_SESSION,
     supports_consent=True,
     request_kind=_request_kind,
+    push_receiver=VolterasPushReceiver,
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "SPEC", "VolterasClient"]

@@ -229,6 +229,14 @@ def _connection_status(
     return None
 
 
+def execution_status(raw: Any) -> tuple[CommandStatus, str | None]:
+    """The status and failure reason of a `VehicleCommandExecution` (pushed or read)."""
+    execution = _mapping(raw, "command execution")
+    reason = execution.get("failedReason")
+    status = _COMMAND_STATUSES.get(str(execution.get("status")), CommandStatus.PENDING)
+    return status, reason if isinstance(reason, str) else None
+
+
 def command_execution(raw: Any, command_type: CommandType) -> CommandExecution:
     """A `VehicleCommandExecution` object; a missing status counts as still pending."""
     execution = _mapping(raw, "command execution")

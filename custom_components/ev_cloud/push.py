@@ -1,0 +1,112 @@
+"""Provider pushes (Volteras webhooks) through Home Assistant's webhook integration.
+
+A verified delivery updates its car at once and pushes the next poll out; a command's pushed
+result settles it without follow-up reads. While deliveries keep coming, each car is only read
+for consistency every few hours; when they stop, the regular polling takes over by itself.
+Refused deliveries are counted by reason and logged at debug level, never raised.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from homeassistant.components import webhook
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_WEBHOOK_SECRET, DOMAIN, LOGGER
+from .providers import PushedCommand, PushedConnection, PushedState, PushEvent, PushReceiver
+from .providers.errors import PushRejectedError
+from .runtime import EvCloudConfigEntry
+
+# Without an accepted delivery for this long, the push channel counts as silent.
+PUSH_SILENCE = timedelta(hours=4)
+
+
+class PushChannel:
+    """One entry's webhook: its receiver and when it last heard from the provider."""
+
+    def __init__(self, receiver: PushReceiver) -> None:
+        """Nothing heard yet."""
+        self.receiver = receiver
+        self.last_accepted: datetime | None = None
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Accepted and refused deliveries, by reason."""
+        return self.receiver.counts
+
+    def alive(self) -> bool:
+        """Whether deliveries arrive: then polling is only a consistency check."""
+        return (
+            self.last_accepted is not None and dt_util.utcnow() - self.last_accepted < PUSH_SILENCE
+        )
+
+
+async def async_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """The address to paste into the provider's portal: a cloudhook with Home Assistant Cloud."""
+    if "cloud" in hass.config.components:
+        from homeassistant.components import cloud  # noqa: PLC0415 - only with Cloud
+
+        if cloud.async_active_subscription(hass) and cloud.async_is_connected(hass):
+            return await cloud.async_get_or_create_cloudhook(hass, webhook_id)
+    try:
+        return webhook.async_generate_url(hass, webhook_id)
+    except NoURLAvailableError:
+        return None
+
+
+def async_setup_push(hass: HomeAssistant, entry: EvCloudConfigEntry) -> PushChannel | None:
+    """Listen on the entry's webhook when the provider pushes and a signing secret is set."""
+    spec = entry.runtime_data.spec
+    secret = entry.options.get(CONF_WEBHOOK_SECRET)
+    webhook_id = entry.data.get(CONF_WEBHOOK_ID)
+    if spec.push_receiver is None or not secret or not webhook_id:
+        return None
+    try:
+        receiver = spec.push_receiver(secret)
+    except ValueError:
+        LOGGER.warning("The webhook signing secret of %s is not valid; polling only", entry.title)
+        return None
+    channel = PushChannel(receiver)
+
+    async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            event = receiver.receive(request.headers, body)
+        except PushRejectedError as err:
+            LOGGER.debug("Refused a webhook delivery for %s: %s", entry.title, err.code)
+            # Svix retries anything but 2xx; a genuine but useless delivery is acknowledged.
+            return web.Response(status=200 if err.acknowledge else 401)
+        channel.last_accepted = dt_util.utcnow()
+        _dispatch(hass, entry, event)
+        return web.Response(status=200)
+
+    webhook.async_register(
+        hass, DOMAIN, f"EV Cloud {entry.title}", webhook_id, handle, allowed_methods=["POST"]
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+    return channel
+
+
+@callback
+def _dispatch(hass: HomeAssistant, entry: EvCloudConfigEntry, event: PushEvent) -> None:
+    data = entry.runtime_data
+    if isinstance(event, PushedConnection):
+        # A car joined or left: the vehicle list is read now instead of within six hours.
+        entry.async_create_background_task(
+            hass, data.fleet.async_request_refresh(), "ev_cloud vehicle list after a push"
+        )
+        return
+    vehicle = next((v for v in data.vehicles.values() if v.info.id == event.vehicle_id), None)
+    if vehicle is None:
+        LOGGER.debug("A webhook delivery for a car EV Cloud does not show was ignored")
+        return
+    if isinstance(event, PushedState):
+        vehicle.coordinator.async_push_state(event.state)
+    elif isinstance(event, PushedCommand):
+        vehicle.commands.pushed(event.execution_id, event.status, event.failed_reason)
