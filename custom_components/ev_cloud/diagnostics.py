@@ -24,6 +24,9 @@ TO_REDACT = {
     "refresh_token",
     "id_token",
     "api_key",
+    # The webhook's signing secret, and its id (which is its whole address).
+    "webhook_secret",
+    "webhook_id",
     "vin",
     "id",
     "account_id",
@@ -80,6 +83,8 @@ async def async_get_config_entry_diagnostics(
                     if coordinator.update_interval
                     else None
                 ),
+                "poll_reason": coordinator.poll_reason,
+                "next_read": coordinator.next_read_at.isoformat(),
                 "last_command": asdict(outcome) if outcome else None,
             }
         )
@@ -91,5 +96,15 @@ async def async_get_config_entry_diagnostics(
             "options": dict(entry.options),
         },
         "vehicles": vehicles,
+        "api_requests_today": dict(runtime.usage.today),
+        "push": (
+            {
+                "deliveries": dict(runtime.push.counts),
+                "last_accepted": runtime.push.last_accepted,
+                "alive": runtime.push.alive(),
+            }
+            if runtime.push is not None
+            else None
+        ),
     }
     return _redact_values(async_redact_data(diagnostics, to_redact), secrets)  # type: ignore[no-any-return]

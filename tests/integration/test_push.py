@@ -210,3 +210,31 @@ async def test_options_show_the_webhook_url_and_check_the_secret(
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     result = await hass.config_entries.options.async_configure(result["flow_id"], paces)
     assert loaded_entry.options[CONF_WEBHOOK_SECRET] == secret
+
+
+@pytest.fixture
+async def diagnostics_component(hass: HomeAssistant) -> None:
+    """Diagnostics, set up before any HTTP client freezes the router."""
+    assert await async_setup_component(hass, "diagnostics", {})
+
+
+async def test_diagnostics_show_deliveries_but_not_the_secret_or_the_address(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    diagnostics_component: None,
+    pushing_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    secret: str,
+) -> None:
+    """Counts by reason help a bug report; the secret and the webhook id would let anyone in."""
+    from pytest_homeassistant_custom_component.components.diagnostics import (
+        get_diagnostics_for_config_entry,
+    )
+
+    await simulator.webhooks.send_telemetry(vehicle_by_make(simulator, "TESLA"), mode=Mode.FORGED)
+    await hass.async_block_till_done()
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, pushing_entry)
+    assert diagnostics["push"]["deliveries"]["bad_signature"] == 1
+    text = str(diagnostics)
+    assert secret not in text
+    assert WEBHOOK_ID not in text
