@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -12,6 +13,7 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.hass_dict import HassKey
 
 from .command import CommandOutcome, CommandRunner
 from .const import CONF_APP_DOMAIN, CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
@@ -31,6 +33,8 @@ from .runtime import (
 )
 from .usage import ApiUsage, async_counting_session
 
+VOICE_USERS: HassKey[set[str]] = HassKey(f"{DOMAIN}_voice_users")
+VOICE_UNREGISTER: HassKey[Callable[[], None]] = HassKey(f"{DOMAIN}_voice_unregister")
 # From this many cars on, their regular reads are spread over the interval instead of bunched.
 SPREAD_FROM = 10
 
@@ -101,8 +105,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
         )
 
     entry.async_on_unload(fleet.async_add_listener(on_fleet_update))
+    _async_listen_to_voice(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+@callback
+def _async_listen_to_voice(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    """Assist's sentences, registered while at least one entry is loaded."""
+    if "conversation" not in hass.config.components:
+        return
+    from .voice import async_register_sentences  # noqa: PLC0415 - only with Assist
+
+    users: set[str] = hass.data.setdefault(VOICE_USERS, set())
+    if not users:
+        hass.data[VOICE_UNREGISTER] = async_register_sentences(hass)
+    users.add(entry.entry_id)
+
+    @callback
+    def release() -> None:
+        users.discard(entry.entry_id)
+        if not users:
+            hass.data.pop(VOICE_UNREGISTER)()
+
+    entry.async_on_unload(release)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:

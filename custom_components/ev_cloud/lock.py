@@ -34,8 +34,10 @@ async def async_setup_entry(
 
 
 class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):
-    """Locks and unlocks the doors."""
+    """Locks and unlocks the doors; named after the car, so "lock the <car>" finds it."""
 
+    # The car's main lock: its name is the device's.
+    _attr_name = None
     entity_description: EvCloudLockDescription
 
     def measured(self, state: VehicleState) -> bool | None:
