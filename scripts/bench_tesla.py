@@ -1,178 +1,226 @@
-"""Tesla's column of the benchmark: one car's simulated day, billed at Tesla's prices.
+"""Tesla's standard day (scripts/bench_day.py) on the simulator's Tesla cloud, at Tesla's prices.
 
-Two runs over the same day on the simulator's Tesla cloud: EV Cloud (the real integration in Home
-Assistant, adaptive pace, reads only while the car is online) and a fixed 10-minute poll of
-`vehicle()` + `vehicle_data` (what core `tesla_fleet` does). The day: parked, unplugged and asleep
-from noon; plugged in at 18:00 and told to charge (35 % to 80 % at 11 kW); climate on at 07:30.
+Two runs: EV Cloud (the real integration in Home Assistant; reads only while the car is online,
+after the free `GET /vehicles/{vin}`) and a fixed 10-minute poll of `vehicle()` + `vehicle_data`
+whenever the car is online (what core `tesla_fleet` does). The car is the simulator's Model Y,
+asleep from noon; plugging it in does not wake it, so the START_CHARGING sent right after wakes it
+(a requested wake-up), as do the later commands if it fell asleep meanwhile.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 import time
+from typing import Any
 from unittest.mock import patch
 
 import aiohttp
-from freezegun import freeze_time
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
-from custom_components.ev_cloud.model import Command, CommandType
+from custom_components.ev_cloud.model import VehicleState
 from custom_components.ev_cloud.providers import ClientConfig
-from custom_components.ev_cloud.providers.tesla import TeslaClient, const as tesla_const
+from custom_components.ev_cloud.providers.tesla import SPEC, TeslaClient, const as tesla_const
 from simulator import Simulator
-from simulator.tesla.fleet import PRICES
+from simulator.tesla.fleet import TeslaCar
 
-DAY_START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-PLUG_IN_AT = DAY_START.replace(hour=18)
-CLIMATE_AT = (DAY_START + timedelta(days=1)).replace(hour=7, minute=30)
-DAY_END = DAY_START + timedelta(days=1)
-FIXED_POLL = timedelta(minutes=10)
+from .bench_day import (
+    CHARGER_KW,
+    COMMANDS,
+    DAY_START,
+    EV_CLOUD,
+    LIMIT,
+    START_SOC,
+    DayResult,
+    EvCloudDriver,
+    FixedPollDriver,
+    Kind,
+    ProviderDay,
+    RequestLog,
+    TokenKeeper,
+    Truth,
+    command_runner,
+    run_day,
+    setup_entry,
+    token_kind,
+    virtual_clock,
+)
+
 CAR = "7SAYGDEE5PF000202"
 OTHER = "5YJ3E7EB7KF000101"
+CLIENT = ("sim-oauth-client", "sim-oauth-secret")
 SCOPES = "openid offline_access vehicle_device_data vehicle_cmds vehicle_charging_cmds"
-DAYS_PER_MONTH = 30
+# Tesla's access tokens last 8 hours.
+TOKEN_LIFETIME = 8 * 3600
+FIXED_LABEL = "fixed 10-min poll (`tesla_fleet`)"
 
 
-def prepare(sim: Simulator) -> str:
-    """One parked, unplugged, sleeping car at 35 %; returns an access token for it."""
-    del sim.tesla.cars[OTHER]
-    car = sim.tesla.cars[CAR]
-    car.battery_level, car.charge_limit_soc, car.online = 35.0, 80, False
-    car.wake_delay, car.simulated_to = 0.0, DAY_START
-    # The app registered its domain once, long before this day.
-    sim.tesla.register_partner("sim-oauth-client", "bench.example", "04" + "11" * 64)
-    return str(sim.oauth.issue_tokens("sim-oauth-client", SCOPES)["access_token"])
+def request_kind(method: str, path: str) -> Kind:
+    """Tesla's Fleet API routes by what they are for (and bill)."""
+    if path.endswith("/vehicle_data"):
+        return Kind.DATA
+    if path.endswith("/wake_up"):
+        return Kind.WAKE
+    if "/command/" in path or path.endswith("/signed_command"):
+        return Kind.COMMAND
+    if method == "GET" and path == "/api/1/vehicles/{vin}":
+        return Kind.STATE_CHECK
+    if path in ("/api/1/products", "/api/1/users/region", "/api/1/vehicles/fleet_status"):
+        return Kind.VEHICLE_LIST
+    return Kind.OTHER
 
 
-def plug_in(sim: Simulator) -> None:
-    """The owner plugs the car in."""
-    sim.tesla.cars[CAR].plugged_in = True
+class TeslaSimCar:
+    """The Model Y, parked, unplugged and asleep at 35 %; the other car removed."""
+
+    def __init__(self, sim: Simulator) -> None:
+        """Set the car up for the day; the app registered its domain long before."""
+        self.sim = sim
+        del sim.tesla.cars[OTHER]
+        self.car: TeslaCar = sim.tesla.cars[CAR]
+        car = self.car
+        car.battery_level, car.charge_limit_soc, car.online = START_SOC, LIMIT, False
+        car.charger_power_kw = CHARGER_KW
+        car.wake_delay, car.simulated_to = 0.0, DAY_START
+        sim.tesla.register_partner(CLIENT[0], "bench.example", "04" + "11" * 64)
+        self.capacity_kwh = car.battery_capacity_kwh
+        self.description = f"Tesla Model Y “{car.display_name}” (simulator)"
+
+    def token(self) -> dict[str, Any]:
+        """Tokens for the owner, issued at the day's start."""
+        return self.sim.oauth.issue_tokens(CLIENT[0], SCOPES)
+
+    def truth(self, now: datetime) -> Truth:
+        """The car brought up to `now`."""
+        car = self.car
+        car.advance(now)
+        return Truth(
+            plugged=car.plugged_in,
+            charging=car.charging,
+            soc=car.battery_level,
+            limit=float(car.charge_limit_soc),
+            rate=car.charger_power_kw / car.battery_capacity_kwh * 100,
+            awake=car.online,
+        )
+
+    def plug_in(self, now: datetime) -> None:
+        """Plugged in; the simulated car stays asleep."""
+        self.car.advance(now)
+        self.car.plugged_in = True
+
+    def unplug(self, now: datetime) -> None:
+        """Unplugged."""
+        self.car.advance(now)
+        self.car.plugged_in = self.car.charging = False
+
+    def wakes(self) -> int:
+        """Billed wake-ups so far."""
+        return self.sim.tesla.meter["wake"]
 
 
-def summary(meter: Counter[str], free_checks: int) -> dict[str, float]:
-    """Per day: billable calls by kind, wakes, free state checks, dollars per month."""
-    dollars = sum(PRICES[kind] * count for kind, count in meter.items())
-    return {
-        "data": meter["data"],
-        "command": meter["command"],
-        "wake": meter["wake"],
-        "free": free_checks,
-        "usd_month": round(dollars * DAYS_PER_MONTH, 2),
-    }
+def _log(sim: Simulator) -> RequestLog:
+    log = RequestLog()
+    log.tap(sim.tesla, request_kind)
+    log.tap(sim.oauth, token_kind)
+    return log
 
 
-def free_checks(sim: Simulator) -> int:
-    """`GET /vehicles/{vin}` calls: free state checks."""
-    return sim.tesla.request_log.count(("GET", "/api/1/vehicles/{vin}"))
+def entry_for(sim: Simulator, token: dict[str, Any]) -> MockConfigEntry:
+    """A Tesla entry as the config flow stores it, signed in to the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Tesla",
+        unique_id="sim-account",
+        version=2,
+        data={
+            "provider": "tesla",
+            CONF_CLIENT_ID: CLIENT[0],
+            CONF_CLIENT_SECRET: CLIENT[1],
+            "environment": ENVIRONMENT_CUSTOM,
+            CONF_URL: sim.url,
+            CONF_EXCLUDED_VEHICLES: [],
+            "auth_implementation": f"{DOMAIN}_tesla_{ENVIRONMENT_CUSTOM}_{CLIENT[0]}",
+            "token": {**token, "expires_at": time.time() + TOKEN_LIFETIME},
+        },
+    )
 
 
-async def ev_cloud_day(hass: HomeAssistant) -> dict[str, float]:
-    """The real integration over the day, its coordinator driven by the virtual clock."""
-    with (
-        freeze_time(DAY_START, real_asyncio=True) as frozen,
-        patch("homeassistant.util.dt.utcnow", lambda: datetime.now(UTC)),
-        patch.object(tesla_const, "WAKE_POLL", 0.01),
-    ):
-        async with Simulator(command_delay=0.0, token_lifetime=3 * 86400) as sim:
-            token = prepare(sim)
-            entry = MockConfigEntry(
-                domain=DOMAIN,
-                title="Tesla",
-                unique_id="sim-account",
-                version=2,
-                data={
-                    "provider": "tesla",
-                    CONF_CLIENT_ID: "sim-oauth-client",
-                    CONF_CLIENT_SECRET: "sim-oauth-secret",
-                    "environment": ENVIRONMENT_CUSTOM,
-                    CONF_URL: sim.url,
-                    CONF_EXCLUDED_VEHICLES: [],
-                    "auth_implementation": "ev_cloud_tesla_custom_sim-oauth-client",
-                    "token": {
-                        "access_token": token,
-                        "refresh_token": "unused",
-                        "token_type": "Bearer",
-                        "expires_in": 3 * 86400,
-                        "expires_at": time.time() + 3 * 86400,
-                    },
-                },
-            )
-            entry.add_to_hass(hass)
-            if not await hass.config_entries.async_setup(entry.entry_id):
-                raise RuntimeError(f"Tesla set-up failed: {entry.state}")
-            await hass.async_block_till_done()
+async def ev_cloud_day(hass: HomeAssistant) -> tuple[DayResult, TeslaSimCar]:
+    """The real integration over the day."""
+    with virtual_clock() as move_to, patch.object(tesla_const, "WAKE_POLL", 0.01):
+        async with Simulator(command_delay=0.0, token_lifetime=TOKEN_LIFETIME) as sim:
+            car = TeslaSimCar(sim)
+            log = _log(sim)
+            entry = entry_for(sim, car.token())
+            await setup_entry(hass, entry)
             vehicle = next(iter(entry.runtime_data.vehicles.values()))
-            coordinator, commands = vehicle.coordinator, vehicle.commands
-            events = [
-                (PLUG_IN_AT, Command(type=CommandType.START_CHARGING)),
-                (CLIMATE_AT, Command(type=CommandType.CLIMATE_ON)),
-            ]
-            now = DAY_START
-            next_poll = now + (coordinator.update_interval or timedelta(minutes=1))
-            while True:
-                now = min([next_poll, *(at for at, _ in events)])
-                if now >= DAY_END:
-                    break
-                frozen.move_to(now)
-                if events and events[0][0] == now:
-                    _, command = events.pop(0)
-                    if command.type is CommandType.START_CHARGING:
-                        plug_in(sim)
-                    await commands.async_execute(command)
-                    extra = coordinator.extra_read_at
-                    if extra is not None and extra < next_poll:
-                        next_poll = extra
-                    continue
-                await coordinator.async_refresh()
-                interval = coordinator.update_interval or timedelta(minutes=1)
-                next_poll = now + interval
-                extra = coordinator.extra_read_at
-                if extra is not None and now < extra < next_poll:
-                    next_poll = extra
-            result = summary(sim.tesla.meter, free_checks(sim))
-            result["final_soc"] = round(sim.tesla.cars[CAR].battery_level)
+            driver = EvCloudDriver(hass, entry, vehicle)
+            timeline = await run_day(move_to, car, driver)
+            result = DayResult(
+                mode=EV_CLOUD,
+                timeline=timeline,
+                requests=log.requests,
+                usd=sim.tesla.dollars,
+                reasons=driver.reasons,
+            )
             await hass.config_entries.async_remove(entry.entry_id)
-    return result
+    return result, car
 
 
-async def fixed_poll_day() -> dict[str, float]:
+async def fixed_poll_day() -> DayResult:
     """`tesla_fleet`'s pace: `vehicle()` every 10 minutes, `vehicle_data` whenever online."""
-    with freeze_time(DAY_START, real_asyncio=True) as frozen:
+    with virtual_clock() as move_to:
         async with (
-            Simulator(command_delay=0.0, token_lifetime=3 * 86400) as sim,
+            Simulator(command_delay=0.0, token_lifetime=TOKEN_LIFETIME) as sim,
             aiohttp.ClientSession() as session,
         ):
-            token = prepare(sim)
-
-            async def access_token() -> str:
-                return token
-
+            car = TeslaSimCar(sim)
+            log = _log(sim)
+            assert SPEC.oauth is not None
+            _, token_url = SPEC.oauth.urls(ENVIRONMENT_CUSTOM, sim.url)
+            token = TokenKeeper(session, token_url, CLIENT, car.token())
             client = TeslaClient(
                 session,
                 ClientConfig(
-                    base_url=sim.url, client_id="c", client_secret="", access_token=access_token
+                    base_url=sim.url, client_id=CLIENT[0], client_secret="", access_token=token
                 ),
                 wake_poll=0.01,
             )
             info = next(v for v in await client.async_get_vehicles() if v.vin == CAR)
-            events = [
-                (PLUG_IN_AT, CommandType.START_CHARGING),
-                (CLIMATE_AT, CommandType.CLIMATE_ON),
-            ]
-            now = DAY_START
-            while now < DAY_END:
-                frozen.move_to(now)
-                while events and events[0][0] <= now:
-                    _, command_type = events.pop(0)
-                    if command_type is CommandType.START_CHARGING:
-                        plug_in(sim)
-                    await client.async_send_command(info, Command(type=command_type))
-                await client.async_get_state(info)
-                now += FIXED_POLL
-            result = summary(sim.tesla.meter, free_checks(sim))
-            result["final_soc"] = round(sim.tesla.cars[CAR].battery_level)
-    return result
+
+            async def read(_now: datetime) -> VehicleState:
+                return await client.async_get_state(info)
+
+            driver = FixedPollDriver(read, command_runner(client, SPEC, info), frozenset(COMMANDS))
+            timeline = await run_day(move_to, car, driver)
+    return DayResult(
+        mode=FIXED_LABEL, timeline=timeline, requests=log.requests, usd=sim.tesla.dollars
+    )
+
+
+async def day(hass: HomeAssistant) -> ProviderDay:
+    """Both runs of Tesla's day."""
+    ours, car = await ev_cloud_day(hass)
+    fixed = await fixed_poll_day()
+    return ProviderDay(
+        provider="Tesla",
+        car=car.description,
+        capacity_kwh=car.capacity_kwh,
+        results=[ours, fixed],
+        billed=True,
+        sleeps=True,
+        notes=[
+            (
+                "Prices: `vehicle_data` $0.002, a command $0.001, a wake-up $0.02 (the $10 "
+                "monthly credit not subtracted); `GET /vehicles/{vin}` is free. The simulated car "
+                "falls asleep 15 min after its last activity and a `vehicle_data` read keeps it "
+                "awake; a wake-up asked for by a command is a requested one."
+            ),
+            (
+                "Raising the limit to 85 % on a car that completed at 80 % does not resume "
+                "charging in this simulator (a real Tesla would)."
+            ),
+        ],
+    )
