@@ -46,9 +46,9 @@ from .providers.errors import (
 if TYPE_CHECKING:
     from .runtime import EvCloudConfigEntry
 
-# How long after a command the car is watched closely: its effect (charging ramping up, the
-# port opening) shows in the next readings.
-ACTIVE_AFTER_COMMAND = timedelta(minutes=10)
+# A read sooner than this after a command may not show its effect yet (cars take a minute
+# to ramp up charging or open the port).
+EFFECT_DELAY = timedelta(minutes=2)
 # The vehicle list changes when the owner connects or removes a car: rarely.
 FLEET_INTERVAL = timedelta(hours=6)
 # Parked overnight, or plugged in and complete: nothing is expected to change.
@@ -56,7 +56,7 @@ SLOW_INTERVAL = timedelta(hours=2)
 # Local hours a parked, unplugged car is not expected to be plugged in.
 NIGHT_HOURS = (0, 6)
 # While charging with a predicted end: a coarse read in between, in case the prediction is off.
-CHARGING_SAFETY = timedelta(minutes=30)
+CHARGING_SAFETY = timedelta(minutes=45)
 # How long after the predicted end of a charge the car is read.
 ETA_MARGIN = timedelta(minutes=1)
 # While the provider pushes every change, a read only checks nothing was missed.
@@ -305,7 +305,12 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
         self._extra_read = self._extra_read_at = None
 
     def _recently_commanded(self, now: datetime) -> bool:
-        return self._commanded_at is not None and now - self._commanded_at < ACTIVE_AFTER_COMMAND
+        """A read this soon after a command may predate its effect: read again at the active pace.
+
+        The read a command asks for (at the active pace) shows the effect; after it, the car is
+        read as what it now does, not faster because of the command.
+        """
+        return self._commanded_at is not None and now - self._commanded_at < EFFECT_DELAY
 
     def _set_interval(self, interval: timedelta, reason: PollReason) -> None:
         self.update_interval = interval

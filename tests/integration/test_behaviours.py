@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from itertools import pairwise
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -74,16 +73,17 @@ async def test_commands_never_postpone_reads(
     loaded_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A charge-limit change every 4 minutes for an hour: the car is read every 5 minutes.
+    """A charge-limit change every 4 minutes for an hour: each is read within 5 minutes.
 
     0.1.0 re-armed the next read 5 minutes out at every command and read the car 0 times. The
-    charging car alone would be read at its predicted end (30 minutes at most); the first command
-    brings that read forward to 5 minutes after it, and the commands that follow keep the pace.
+    charging car alone would be read at its predicted end (45 minutes at most); every command
+    brings a read within the active pace, and none pushes a planned read later.
     """
     vehicle_id = vehicle_by_make(simulator, "POLESTAR")
     number = entity(hass, NUMBER_DOMAIN, vehicle_id, "charge_limit")
     coordinator = loaded_entry.runtime_data.vehicles[vehicle_key(simulator, vehicle_id)].coordinator
     read_minutes: list[int] = []
+    command_minutes: list[int] = []
     for minute in range(1, 61):
         before = coordinator.data.fetched_at
         await advance(hass, freezer, timedelta(minutes=1))
@@ -96,11 +96,10 @@ async def test_commands_never_postpone_reads(
                 {ATTR_ENTITY_ID: number, ATTR_VALUE: 70 + minute % 20},
                 blocking=True,
             )
-    after_first_command = [minute for minute in read_minutes if minute > 4]
-    assert after_first_command[0] <= 4 + 5, read_minutes
-    assert len(after_first_command) >= 11
-    gaps = [b - a for a, b in pairwise(after_first_command)]
-    assert max(gaps) <= 5, read_minutes
+            command_minutes.append(minute)
+    assert len(read_minutes) >= 8
+    for minute in command_minutes[:-1]:
+        assert any(minute < read <= minute + 5 for read in read_minutes), (minute, read_minutes)
 
 
 async def test_command_never_shortens_a_rate_limit(
