@@ -62,12 +62,12 @@ POLICY = PollingPolicy({})
             timedelta(minutes=11),
             PollReason.CHARGING_ETA,
         ),
-        # Three hours to go: a coarse safety read every 45 minutes until then.
+        # Three hours to go: a coarse safety read every hour until then.
         (
             VehicleState(fetched_at=NOW, charging=True, full_at=NOW + timedelta(hours=3)),
             NOW,
             False,
-            timedelta(minutes=45),
+            timedelta(hours=1),
             PollReason.CHARGING_ETA,
         ),
         # The predicted end has passed but the car still charges: the active pace.

@@ -76,7 +76,7 @@ async def test_commands_never_postpone_reads(
     """A charge-limit change every 4 minutes for an hour: each is read within 5 minutes.
 
     0.1.0 re-armed the next read 5 minutes out at every command and read the car 0 times. The
-    charging car alone would be read at its predicted end (45 minutes at most); every command
+    charging car alone would be read at its predicted end (an hour at most); every command
     brings a read within the active pace, and none pushes a planned read later.
     """
     vehicle_id = vehicle_by_make(simulator, "POLESTAR")

@@ -167,19 +167,19 @@ async def test_rate_limit_backs_off_keeping_data(
     vehicle = loaded_entry.runtime_data.vehicles[vehicle_key(simulator, vehicle_id)]
     coordinator = vehicle.coordinator
 
-    simulator.faults.set("rate_limited", path="/telemetry", retry_after=3456)
+    simulator.faults.set("rate_limited", path="/telemetry", retry_after=4567)
     for _ in range(3):
         await advance(hass, freezer, timedelta(hours=1))
     assert hass.states.get(entity_id).state == before
-    assert coordinator.update_interval == timedelta(seconds=3456)
+    assert coordinator.update_interval == timedelta(seconds=4567)
     assert caplog.text.count(f"Rate limited reading {vehicle.info.log_name}") == 1
-    assert "retrying in 3456 s" in caplog.text
+    assert "retrying in 4567 s" in caplog.text
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert loaded_entry.state is ConfigEntryState.LOADED
 
     simulator.faults.clear()
-    await advance(hass, freezer, timedelta(hours=1))
-    assert coordinator.update_interval != timedelta(seconds=3456)
+    await advance(hass, freezer, timedelta(hours=2))
+    assert coordinator.update_interval != timedelta(seconds=4567)
     assert "lifted" in caplog.text
 
 

@@ -257,13 +257,14 @@ async def test_quota_backs_off_and_a_refused_key_raises_a_repair_not_a_sign_in(
     from datetime import timedelta
 
     entry = await add_volvo(hass, hass_client_no_auth, simulator)
-    vehicle = next(v for v in entry.runtime_data.vehicles.values() if v.info.vin == XC40)
-    battery = state(hass, "sensor", XC40, "battery_level")
-    simulator.faults.set("rate_limited", path="/energy/", retry_after=3000)
+    # The parked EX30 is read every 30 minutes: a longer Retry-After shows as its pace.
+    vehicle = next(v for v in entry.runtime_data.vehicles.values() if v.info.vin == EX30)
+    battery = state(hass, "sensor", EX30, "battery_level")
+    simulator.faults.set("rate_limited", path="/energy/", retry_after=2400)
     await vehicle.coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert state(hass, "sensor", XC40, "battery_level") == battery
-    assert vehicle.coordinator.update_interval == timedelta(seconds=3000)
+    assert state(hass, "sensor", EX30, "battery_level") == battery
+    assert vehicle.coordinator.update_interval == timedelta(seconds=2400)
     assert not reauth_started(hass)
     simulator.faults.clear()
 
