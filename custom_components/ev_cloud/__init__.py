@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -162,7 +164,16 @@ async def async_remove_config_entry_device(
 def _wanted(entry: EvCloudConfigEntry, vehicles: list[VehicleInfo]) -> list[VehicleInfo]:
     # Entries from 0.1.0 list provider ids; newer ones list vehicle keys (the VIN).
     excluded = set(entry.data.get(CONF_EXCLUDED_VEHICLES, []))
-    return [info for info in vehicles if info.key not in excluded and info.id not in excluded]
+    wanted = [info for info in vehicles if info.key not in excluded and info.id not in excluded]
+    # A fleet's cars often share make and model: the end of the VIN tells them apart, for the
+    # user and for entity ids (Home Assistant numbers clashing ids one by one).
+    names = Counter(info.display_name for info in wanted)
+    return [
+        replace(info, name=f"{info.display_name} {info.key[-4:]}")
+        if names[info.display_name] > 1
+        else info
+        for info in wanted
+    ]
 
 
 def _create_vehicle(

@@ -1,0 +1,123 @@
+"""Fleet scale: 500 simulated Volteras cars in one entry.
+
+Measures the set-up time, the memory each car costs, the longest event-loop stall (a heartbeat
+task that should wake every 5 ms records how late it woke) and how the cars' reads spread over
+two hours of virtual time (requests per minute: the peak and how many minutes saw any).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+import gc
+import sys
+
+from homeassistant.core import HomeAssistant
+
+from simulator import Simulator
+
+from .bench_day import DAY_START, print_table, setup_entry, virtual_clock
+
+CARS = 500
+HEARTBEAT = 0.005
+
+
+class StallMeter:
+    """How late a task that sleeps 5 ms at a time wakes: the loop's longest stall."""
+
+    def __init__(self) -> None:
+        """Not running yet."""
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(HEARTBEAT)
+            self.longest = max(self.longest, loop.time() - before - HEARTBEAT)
+
+    def __enter__(self) -> StallMeter:
+        """Start beating."""
+        self._task = asyncio.get_running_loop().create_task(self._beat())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Stop."""
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _heap() -> int:
+    """Bytes the Python heap holds after a full collection (tracemalloc would slow the run)."""
+    gc.collect()
+    return sum(sys.getsizeof(o) for o in gc.get_objects())
+
+
+def _fleet(sim: Simulator) -> None:
+    for vehicle_id in list(sim.volteras.vehicles):
+        sim.volteras.remove_vehicle(vehicle_id)
+    for index in range(CARS):
+        # A mix: most parked, some plugged in, some charging.
+        sim.volteras.add_vehicle(
+            make="KIA",
+            model="EV6",
+            soc=30.0 + index % 60,
+            plugged_in=index % 5 == 0,
+            charging=index % 10 == 0,
+        )
+
+
+async def fleet_scale(hass: HomeAssistant) -> list[tuple[str, str]]:
+    """Set up 500 cars, then let two virtual hours pass; the figures as table rows."""
+    from .bench import entry_for  # noqa: PLC0415 - bench imports this module
+
+    with virtual_clock() as move_to:
+        async with Simulator(command_delay=0.0, token_lifetime=86400) as sim:
+            _fleet(sim)
+            sim.volteras.request_log.clear()
+            entry = entry_for(sim, [])
+            loop = asyncio.get_running_loop()
+            gc.collect()
+            heap_before = _heap()
+            with StallMeter() as setup_stall:
+                # The loop's clock is real (the virtual one only moves Home Assistant's time).
+                started = loop.time()
+                await setup_entry(hass, entry)
+                setup_seconds = loop.time() - started
+            memory = _heap() - heap_before
+            setup_requests = len(sim.volteras.request_log)
+
+            per_minute: Counter[int] = Counter()
+            coordinators = [v.coordinator for v in entry.runtime_data.vehicles.values()]
+            with StallMeter() as running_stall:
+                for minute in range(1, 121):
+                    before = len(sim.volteras.request_log)
+                    now = DAY_START + timedelta(minutes=minute)
+                    move_to(now)
+                    # What Home Assistant's timers do: every car whose read is due is read.
+                    due = [c for c in coordinators if c.next_read_at <= now]
+                    await asyncio.gather(*(c.async_refresh() for c in due))
+                    await hass.async_block_till_done()
+                    per_minute[minute] = len(sim.volteras.request_log) - before
+            await hass.config_entries.async_remove(entry.entry_id)
+
+    busy = [count for count in per_minute.values() if count]
+    return [
+        ("cars", str(CARS)),
+        ("set-up time", f"{setup_seconds:.2f} s ({setup_requests} requests)"),
+        ("memory per car (objects the set-up added)", f"{memory / CARS / 1024:.0f} KiB"),
+        ("longest event-loop stall during set-up", f"{setup_stall.longest * 1000:.0f} ms"),
+        ("longest event-loop stall over 2 h of polling", f"{running_stall.longest * 1000:.0f} ms"),
+        ("requests over 2 h", str(sum(per_minute.values()))),
+        ("peak requests in one minute", str(max(per_minute.values(), default=0))),
+        ("minutes with any request", f"{len(busy)} of 120"),
+    ]
+
+
+async def print_fleet_scale(hass: HomeAssistant) -> None:
+    """The fleet table."""
+    print_table(
+        f"Fleet scale (Volteras, {CARS} cars in one entry)", ("figure", "value"), await fleet_scale(hass)
+    )
