@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import timedelta
 import gc
 import sys
+from typing import Self
 
 from homeassistant.core import HomeAssistant
 
@@ -38,7 +39,7 @@ class StallMeter:
             await asyncio.sleep(HEARTBEAT)
             self.longest = max(self.longest, loop.time() - before - HEARTBEAT)
 
-    def __enter__(self) -> StallMeter:
+    def __enter__(self) -> Self:
         """Start beating."""
         self._task = asyncio.get_running_loop().create_task(self._beat())
         return self
@@ -119,5 +120,7 @@ async def fleet_scale(hass: HomeAssistant) -> list[tuple[str, str]]:
 async def print_fleet_scale(hass: HomeAssistant) -> None:
     """The fleet table."""
     print_table(
-        f"Fleet scale (Volteras, {CARS} cars in one entry)", ("figure", "value"), await fleet_scale(hass)
+        f"Fleet scale (Volteras, {CARS} cars in one entry)",
+        ("figure", "value"),
+        await fleet_scale(hass),
     )
