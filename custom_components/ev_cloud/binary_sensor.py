@@ -50,7 +50,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of every vehicle, now and as vehicles appear."""
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudBinarySensor, BINARY_SENSORS)
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudBinarySensor, BINARY_SENSORS)
 
 
 class EvCloudBinarySensor(EvCloudEntity, BinarySensorEntity):

@@ -37,7 +37,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the buttons of every vehicle that has them, now and as vehicles appear."""
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudButton, BUTTONS)
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudButton, BUTTONS)
 
 
 class EvCloudButton(EvCloudEntity, ButtonEntity):

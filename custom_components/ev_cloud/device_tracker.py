@@ -28,7 +28,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a tracker for every vehicle, now and as vehicles appear."""
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudTracker, (LOCATION,))
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudTracker, (LOCATION,))
 
 
 class EvCloudTracker(EvCloudEntity, TrackerEntity):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
 
+# Cars whose entities are added before the event loop is given back.
+VEHICLES_PER_BATCH = 5
 # A confirmed value waits for the car's report at most this long.
 MAX_HOLD = timedelta(minutes=15)
 
@@ -148,13 +151,17 @@ class EvCloudCommandEntity[ValueT](EvCloudEntity):
         return read()
 
 
-def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
+async def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
     entry: EvCloudConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
     entity_class: Callable[[VehicleData, DescriptionT], Entity],
     descriptions: Sequence[DescriptionT],
 ) -> None:
-    """Add a platform's entities for every vehicle the car can back, now and as vehicles appear."""
+    """Add a platform's entities for every vehicle the car can back, now and as vehicles appear.
+
+    A fleet's cars are added a few at a time, giving the event loop back in between: adding
+    thousands of entities in one go would stall Home Assistant for seconds.
+    """
 
     @callback
     def add_vehicle(vehicle: VehicleData) -> None:
@@ -164,4 +171,11 @@ def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
             if description.exists(vehicle.info)
         )
 
-    entry.async_on_unload(entry.runtime_data.async_add_vehicle_listener(add_vehicle))
+    runtime = entry.runtime_data
+    current = list(runtime.vehicles.values())
+    # Listen first: a car added while these are added is added by the listener.
+    entry.async_on_unload(runtime.async_add_vehicle_listener(add_vehicle, existing=False))
+    for index, vehicle in enumerate(current, start=1):
+        add_vehicle(vehicle)
+        if index % VEHICLES_PER_BATCH == 0:
+            await asyncio.sleep(0)

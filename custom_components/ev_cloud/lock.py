@@ -30,7 +30,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the door lock of every vehicle that has one, now and as vehicles appear."""
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudLock, (DOOR_LOCK,))
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudLock, (DOOR_LOCK,))
 
 
 class EvCloudLock(EvCloudCommandEntity[bool], LockEntity):

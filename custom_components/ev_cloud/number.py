@@ -82,7 +82,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the numbers of every vehicle, now and as vehicles appear."""
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudNumber, NUMBERS)
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudNumber, NUMBERS)
 
 
 def snap(value: float, bounds: NumberRange) -> float | None:

@@ -219,7 +219,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the entry's usage sensors, and those of every vehicle, now and as vehicles appear."""
     async_add_entities(usage_sensors(entry))
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudSensor, SENSORS)
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudSensor, SENSORS)
 
 
 class EvCloudSensor(EvCloudEntity, SensorEntity):

@@ -67,7 +67,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the switches of every vehicle, now and as vehicles appear."""
-    async_add_vehicle_entities(entry, async_add_entities, EvCloudSwitch, SWITCHES)
+    await async_add_vehicle_entities(entry, async_add_entities, EvCloudSwitch, SWITCHES)
 
 
 @dataclass
