@@ -1,9 +1,9 @@
 """EV Cloud benchmark: the real integration in a real Home Assistant against the simulator.
 
 1. The standard day (scripts/bench_day.py) for one car of each provider, on a virtual clock:
-   EV Cloud beside a fixed 10-minute poll (and core `volvo`'s tiers), with requests by kind,
-   wake-ups, Tesla's bill, and how stale the plug-in, the charge's end and each command's effect
-   were when shown.
+   EV Cloud beside a fixed 10-minute poll (and core `volvo`'s tiers; for Volteras also EV Cloud
+   with its webhook, scripts/bench_push.py), with requests by kind, wake-ups, Tesla's bill,
+   pushes, and how stale the plug-in, the charge's end and each command's effect were when shown.
 2. Command round trips (wall clock): service call until the car's confirmation, with the
    integration's real follow-up schedule against a simulator that settles commands after a delay.
 3. Set-up time (wall clock) of a config entry with 1 and with 50 vehicles.
@@ -16,19 +16,26 @@ import asyncio
 from datetime import datetime
 import statistics
 import time
+from typing import NamedTuple
 
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
+from custom_components.ev_cloud.const import (
+    CONF_EXCLUDED_VEHICLES,
+    CONF_WEBHOOK_SECRET,
+    DOMAIN,
+    ENVIRONMENT_CUSTOM,
+)
 from custom_components.ev_cloud.model import VehicleState
 from custom_components.ev_cloud.providers import ClientConfig
 from custom_components.ev_cloud.providers.volteras import SPEC as VOLTERAS
 from custom_components.ev_cloud.runtime import VehicleData
 from simulator import Simulator, SimVehicle
+from simulator.volteras.webhooks import new_secret
 
 from . import bench_tesla, bench_volvo
 from .bench_day import (
@@ -36,8 +43,10 @@ from .bench_day import (
     COMMANDS,
     DAY_START,
     EV_CLOUD,
+    EV_CLOUD_PUSH,
     EXPLANATION,
     LIMIT,
+    PUSH,
     START_SOC,
     TARGETS,
     DayResult,
@@ -55,14 +64,27 @@ from .bench_day import (
     setup_entry,
     virtual_clock,
 )
+from .bench_push import (
+    COMMAND_PUMP,
+    EvCloudPushDriver,
+    Pusher,
+    WebhookServer,
+    receiver_on_virtual_clock,
+    silence_note,
+)
 
 # The default fleet's parked, unplugged car.
 VOLTERAS_CAR = "veh-vw-id4"
 VOLTERAS_CLIENT = ("sim-client", "sim-secret")
+WEBHOOK_ID = "ev-cloud-bench-webhook"
 
 
-def entry_for(sim: Simulator, excluded: list[str]) -> MockConfigEntry:
-    """A config entry pointing at the simulator."""
+def entry_for(
+    sim: Simulator, excluded: list[str], *, webhook_secret: str | None = None
+) -> MockConfigEntry:
+    """A config entry pointing at the simulator; with a secret, also its webhook."""
+    pushed = {} if webhook_secret is None else {CONF_WEBHOOK_ID: WEBHOOK_ID}
+    options = {} if webhook_secret is None else {CONF_WEBHOOK_SECRET: webhook_secret}
     return MockConfigEntry(
         domain=DOMAIN,
         title="Volteras",
@@ -74,7 +96,9 @@ def entry_for(sim: Simulator, excluded: list[str]) -> MockConfigEntry:
             "environment": ENVIRONMENT_CUSTOM,
             CONF_URL: sim.url,
             CONF_EXCLUDED_VEHICLES: excluded,
+            **pushed,
         },
+        options=options,
     )
 
 
@@ -171,6 +195,87 @@ async def volteras_ev_cloud_day(hass: HomeAssistant) -> tuple[DayResult, Voltera
     return result, car
 
 
+class PushDay(NamedTuple):
+    """The push run's result and what its notes say."""
+
+    result: DayResult
+    notes: list[str]
+
+
+async def volteras_push_day(hass: HomeAssistant) -> PushDay:
+    """The real integration with its webhook; the simulator pushes over real HTTP."""
+    with virtual_clock() as move_to, receiver_on_virtual_clock():
+        async with WebhookServer(hass) as server, Simulator(command_delay=0.0) as sim:
+            # One car's day: the default fleet's other cars would push to the same endpoint
+            # (its Polestar charges from 12:00 to 14:00) and keep the channel alive for it.
+            for other in [vid for vid in sim.volteras.vehicles if vid != VOLTERAS_CAR]:
+                sim.volteras.remove_vehicle(other)
+            car = VolterasSimCar(sim)
+            log = RequestLog()
+            log.tap(sim.volteras, volteras_kind)
+            secret = new_secret()
+            entry = entry_for(sim, car.others, webhook_secret=secret)
+            await setup_entry(hass, entry)
+            channel = entry.runtime_data.push
+            if channel is None:
+                raise RuntimeError("the entry set up no push channel")
+            sim.webhooks.add_endpoint(server.url(WEBHOOK_ID), secret)
+            pusher = Pusher(sim.webhooks)
+            driver = EvCloudPushDriver(hass, entry, vehicle_data(hass, VOLTERAS_CAR), pusher)
+            timeline = await run_day(move_to, car, driver, every_minute=driver.every_minute)
+            accepted = channel.counts["accepted"]
+            refusals = {why: n for why, n in channel.counts.items() if why != "accepted"}
+            refused = sum(refusals.values())
+            sent = pusher.counts(VOLTERAS_CAR)
+            await hass.config_entries.async_remove(entry.entry_id)
+    result = DayResult(
+        mode=EV_CLOUD_PUSH,
+        timeline=timeline,
+        requests=log.requests,
+        reasons=driver.reasons,
+        targets=PUSH,
+        pushes=accepted,
+        pushes_refused=refused,
+    )
+    by_event = ", ".join(f"{event} {n}" for event, n in sorted(sent.items()))
+    reads = sorted({r.at for r in result.requests if r.kind is Kind.DATA})
+    notes = [
+        (
+            f"{EV_CLOUD_PUSH}: the entry has a webhook id and a signing secret (`whsec_…`). The "
+            "benchmark's Home Assistant binds no port, so a small aiohttp server on 127.0.0.1 "
+            "hands each delivery to Home Assistant's `webhook.async_handle_webhook`: the "
+            "integration's own handler verifies (Svix) and dispatches it, over real HTTP. The "
+            "simulator's sender is pumped once per virtual minute, after that minute's events "
+            "(it sends `device.telemetry` when the car's readings changed, `command.updated` "
+            "when an execution settled), and every "
+            f"{COMMAND_PUMP * 1000:g} ms of real time while a command is outstanding "
+            f"({pusher.during_commands} deliveries): the virtual clock stands still during a "
+            "command and the simulator settles it at once, where Volteras would push its "
+            "result seconds after the car answered, not at the next minute. Pumped only once a "
+            "minute, the command runner would poll each command once (after 1 s while the "
+            "channel is not alive, 30 s while it is) and the start at 18:00 would bring an "
+            "extra read at 18:05: artefacts of the standing clock, not of push. The receiver "
+            "checks a delivery's age against the virtual clock the simulator signs with. "
+            f"Deliveries sent: {by_event}; {accepted} accepted by the integration, "
+            f"{refused} refused" + (f" ({refusals})." if refused else ".")
+        ),
+        (
+            "The default fleet's other cars are removed from the simulator for this run (the "
+            "other rows exclude them from the entry): their deliveries would reach the same "
+            "endpoint, be ignored, and still keep the channel alive for this car. "
+            + silence_note(pusher.silences())
+        ),
+        f"{EV_CLOUD_PUSH} data reads at " + ", ".join(f"{at:%H:%M}" for at in reads) + ".",
+    ]
+    follow_ups = result.count(Kind.FOLLOW_UP)
+    if follow_ups:
+        notes.append(
+            f"{EV_CLOUD_PUSH}: {follow_ups} command follow-up poll(s) although the result was "
+            "pushed: see the command cells for which command."
+        )
+    return PushDay(result, notes)
+
+
 async def volteras_fixed_poll_day(hass: HomeAssistant) -> DayResult:
     """GET telemetry every 10 minutes; commands through the same command runner."""
     with virtual_clock() as move_to:
@@ -201,20 +306,22 @@ async def volteras_fixed_poll_day(hass: HomeAssistant) -> DayResult:
 
 
 async def volteras_day(hass: HomeAssistant) -> ProviderDay:
-    """Both runs of Volteras's day."""
+    """The three runs of Volteras's day: polling, with push, a fixed poll."""
     ours, car = await volteras_ev_cloud_day(hass)
+    pushed = await volteras_push_day(hass)
     fixed = await volteras_fixed_poll_day(hass)
     return ProviderDay(
         provider="Volteras",
         car=car.description,
         capacity_kwh=car.capacity_kwh,
-        results=[ours, fixed],
+        results=[ours, pushed.result, fixed],
         notes=[
             (
                 "Volteras has no wake-up and sends no climate state (the climate switch is an "
                 "assumed state); reading never wakes the car. Raising the limit to 85 % on the "
                 "completed car resumes charging in this simulator, so the car completes twice."
             ),
+            *pushed.notes,
         ],
     )
 

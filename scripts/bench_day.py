@@ -71,8 +71,13 @@ DAYS_PER_MONTH = 30
 MAX_DATA_READS = 30
 MAX_PLUG_IN_LAG = timedelta(minutes=30)
 MAX_COMPLETE_LAG = timedelta(minutes=10)
+# With the provider's pushes (webhooks): reads are only a consistency check, what the car
+# reports shows at once, and a command's result arrives as a push instead of being polled for.
+MAX_PUSH_DATA_READS = 6
+MAX_PUSH_LAG = timedelta(minutes=1)
 
 EV_CLOUD = "EV Cloud"
+EV_CLOUD_PUSH = "EV Cloud + push"
 
 
 class Event(StrEnum):
@@ -100,8 +105,8 @@ SCHEDULE: tuple[tuple[datetime, Event], ...] = (
 
 EXPLANATION = (
     "**The standard day** (the same for every provider and every mode; one car; polling "
-    "only, no push configured; Home Assistant's time zone is UTC, so all times are UTC and "
-    "local). It runs from 12:00 on day 1 "
+    "only, no push configured, except in Volteras's *EV Cloud + push* row; Home Assistant's "
+    "time zone is UTC, so all times are UTC and local). It runs from 12:00 on day 1 "
     "to 12:00 on day 2 on a virtual clock stepped minute by minute, every read made at the exact "
     "instant it is due. Until 17:30 the car is away and unplugged, then parked at home (the "
     "simulators model no trip: the car just stays parked, unplugged, at 35 %). At 18:00 it is "
@@ -128,7 +133,37 @@ TARGETS = (
     f"**Targets** (EV Cloud, polling only, per car per day): ≤ {MAX_DATA_READS} data reads; "
     "0 unrequested wake-ups; the plug-in shown within "
     f"{MAX_PLUG_IN_LAG.total_seconds() / 60:g} minutes; a charge's completion shown within "
-    f"{MAX_COMPLETE_LAG.total_seconds() / 60:g} minutes. Cells off target are marked ✗."
+    f"{MAX_COMPLETE_LAG.total_seconds() / 60:g} minutes. With push (webhooks; Volteras's "
+    f"*EV Cloud + push* row): ≤ {MAX_PUSH_DATA_READS} data reads; the plug-in and a charge's "
+    f"completion shown within {MAX_PUSH_LAG.total_seconds() / 60:g} minute; command results "
+    "pushed, with no follow-up polls. Cells off target are marked ✗."
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Targets:
+    """What one mode is held to, per car per day (the target row of the table)."""
+
+    label: str
+    data_reads: int
+    plug_in_lag: timedelta
+    complete_lag: timedelta
+    # None: follow-up polls of a command are not held to anything.
+    follow_ups: int | None = None
+
+
+POLLING = Targets(
+    label="**target**",
+    data_reads=MAX_DATA_READS,
+    plug_in_lag=MAX_PLUG_IN_LAG,
+    complete_lag=MAX_COMPLETE_LAG,
+)
+PUSH = Targets(
+    label="**target (push)**",
+    data_reads=MAX_PUSH_DATA_READS,
+    plug_in_lag=MAX_PUSH_LAG,
+    complete_lag=MAX_PUSH_LAG,
+    follow_ups=0,
 )
 
 
@@ -418,8 +453,18 @@ class Driver(Protocol):
         """Send the event's command; return once its result is known, raise if it failed."""
 
 
-async def run_day(move_to: Callable[[datetime], None], car: SimCar, driver: Driver) -> Timeline:
-    """Walk the day minute by minute, reading when the driver says a read is due."""
+async def run_day(
+    move_to: Callable[[datetime], None],
+    car: SimCar,
+    driver: Driver,
+    *,
+    every_minute: Callable[[datetime], Awaitable[None]] | None = None,
+) -> Timeline:
+    """Walk the day minute by minute, reading when the driver says a read is due.
+
+    `every_minute` runs at the end of each whole minute, after its events (push: the provider's
+    deliveries of that minute); what the user sees is noted after it.
+    """
     timeline = Timeline()
     timeline.show(DAY_START, driver.shown())
     events = list(SCHEDULE)
@@ -444,6 +489,9 @@ async def run_day(move_to: Callable[[datetime], None], car: SimCar, driver: Driv
                 timeline.commands[event] = await _run_command(car, driver, event, now, timeline)
         if now == next_minute:
             timeline.truth(now, car.truth(now))
+            if every_minute is not None:
+                await every_minute(now)
+                timeline.show(now, driver.shown())
             next_minute += STEP
     move_to(DAY_END)
     return timeline
@@ -639,6 +687,10 @@ class DayResult:
     usd: float | None = None
     # EV Cloud: reads by the reason that scheduled them.
     reasons: Counter[str] | None = None
+    targets: Targets = POLLING
+    # Push: deliveries the integration accepted, and those it refused.
+    pushes: int | None = None
+    pushes_refused: int = 0
 
     def __post_init__(self) -> None:
         """Keep only the day's requests."""
@@ -647,6 +699,10 @@ class DayResult:
     def count(self, kind: Kind) -> int:
         """Requests of one kind."""
         return sum(1 for request in self.requests if request.kind is kind)
+
+    def count_at(self, kind: Kind, at: datetime) -> int:
+        """Requests of one kind at one virtual instant (a command's: the clock stands still)."""
+        return sum(1 for request in self.requests if request.kind is kind and request.at == at)
 
     @property
     def data_reads(self) -> int:
@@ -728,7 +784,13 @@ def _command_cell(result: DayResult, event: Event) -> str:
     else:
         read = "never"
     result_known = "< 0.1 s" if run.seconds < 0.1 else f"{run.seconds:.1f} s"
-    return f"{result_known} / {read}"
+    allowed = result.targets.follow_ups
+    if allowed is None:
+        return f"{result_known} / {read}"
+    # The virtual clock stands still during a command: its follow-ups carry its instant.
+    polls = result.count_at(Kind.FOLLOW_UP, run.at)
+    plural = "" if polls == 1 else "s"
+    return _off(f"{result_known} ({polls} follow-up{plural}) / {read}", polls <= allowed)
 
 
 def _completions_cell(result: DayResult) -> str:
@@ -738,32 +800,28 @@ def _completions_cell(result: DayResult) -> str:
     cells = []
     for ended, limit in completions:
         lag = result.timeline.lag(ended, _complete)
-        text = _off(minutes(lag), lag is not None and lag <= MAX_COMPLETE_LAG)
+        text = _off(minutes(lag), lag is not None and lag <= result.targets.complete_lag)
         cells.append(text if len(completions) == 1 else f"{limit:g} %: {text}")
     return "; ".join(cells)
 
 
 def render(day: ProviderDay) -> None:
-    """The provider's table (rows: modes), its target row and its notes."""
+    """The provider's table (rows: modes), a target row per kind of mode, and its notes."""
+    other = any(result.count(Kind.OTHER) for result in day.results)
+    pushed = any(result.pushes is not None for result in day.results)
     header = ["mode", "data reads", "token", "vehicle list", "command sends", "follow-ups"]
-    target: list[object] = ["**target**", f"≤ {MAX_DATA_READS}", "", "", "", ""]
     if day.billed:
         header.append("free state checks")
-        target.append("")
-    other = any(result.count(Kind.OTHER) for result in day.results)
     if other:
         header.append("other")
-        target.append("")
     header.append("all requests")
-    target.append("")
+    if pushed:
+        header.append("pushes received")
     header.append("wakes asked / unasked")
-    target.append("0 unasked")
     if day.billed:
         header.append("$ / month")
-        target.append("")
     if day.sleeps:
         header.append("car awake")
-        target.append("")
     header += [
         "plug-in 18:00 shown",
         "charge complete shown",
@@ -771,26 +829,48 @@ def render(day: ProviderDay) -> None:
         f"limit {NEW_LIMIT} % 21:30 (result / read)",
         "climate on 07:30 (result / read)",
     ]
-    target += [f"≤ {minutes(MAX_PLUG_IN_LAG)}", f"≤ {minutes(MAX_COMPLETE_LAG)}", "", "", ""]
-    rows: list[list[object]] = [target]
+
+    def target_row(targets: Targets) -> list[object]:
+        follow_ups = "" if targets.follow_ups is None else targets.follow_ups
+        row: list[object] = [targets.label, f"≤ {targets.data_reads}", "", "", "", follow_ups]
+        row += [""] * (day.billed + other + 1 + pushed)
+        row.append("0 unasked")
+        row += [""] * (day.billed + day.sleeps)
+        row += [f"≤ {minutes(targets.plug_in_lag)}", f"≤ {minutes(targets.complete_lag)}"]
+        command = "" if targets.follow_ups is None else f"{targets.follow_ups} follow-ups"
+        row += [command] * len(COMMANDS)
+        return row
+
+    rows: list[list[object]] = [
+        target_row(targets) for targets in dict.fromkeys(r.targets for r in day.results)
+    ]
     for result in day.results:
+        targets = result.targets
         data = result.count(Kind.DATA)
         reads = str(result.data_reads) + ("" if data == result.data_reads else f" ({data} req.)")
         wakes = result.count(Kind.WAKE)
         unasked = wakes - result.timeline.requested_wakes
+        follow_ups = result.count(Kind.FOLLOW_UP)
         row: list[object] = [
             result.mode,
-            _off(reads, result.data_reads <= MAX_DATA_READS),
+            _off(reads, result.data_reads <= targets.data_reads),
             result.count(Kind.TOKEN),
             result.count(Kind.VEHICLE_LIST),
             result.count(Kind.COMMAND),
-            result.count(Kind.FOLLOW_UP),
+            _off(str(follow_ups), targets.follow_ups is None or follow_ups <= targets.follow_ups),
         ]
         if day.billed:
             row.append(result.count(Kind.STATE_CHECK))
         if other:
             row.append(result.count(Kind.OTHER))
         row.append(len(result.requests))
+        if pushed:
+            if result.pushes is None:
+                row.append("")
+            else:
+                refused = result.pushes_refused
+                text = str(result.pushes) + (f" ({refused} refused)" if refused else "")
+                row.append(_off(text, not refused))
         row.append(_off(f"{result.timeline.requested_wakes} / {unasked}", unasked == 0))
         if day.billed:
             row.append(f"{(result.usd or 0.0) * DAYS_PER_MONTH:.2f}")
@@ -798,7 +878,7 @@ def render(day: ProviderDay) -> None:
             row.append(f"{result.timeline.awake_minutes / 60:.1f} h")
         plug_in = result.timeline.lag(PLUG_IN_AT, _plugged)
         row += [
-            _off(minutes(plug_in), plug_in is not None and plug_in <= MAX_PLUG_IN_LAG),
+            _off(minutes(plug_in), plug_in is not None and plug_in <= targets.plug_in_lag),
             _completions_cell(result),
             *(_command_cell(result, event) for event in COMMANDS),
         ]

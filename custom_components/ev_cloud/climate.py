@@ -14,13 +14,12 @@ from homeassistant.components.climate import ClimateEntity, ClimateEntityDescrip
 from homeassistant.components.climate.const import ATTR_HVAC_MODE, ClimateEntityFeature, HVACMode
 from homeassistant.const import ATTR_TEMPERATURE, UnitOfTemperature
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
 from .entity import EvCloudCommandEntity, EvCloudEntityDescription, async_add_vehicle_entities
 from .model import Capability, Command, CommandType, VehicleInfo, VehicleState
-from .number import snap
+from .number import snapped_or_raise
 from .runtime import EvCloudConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -117,19 +116,9 @@ class EvCloudClimate(EvCloudCommandEntity[bool], ClimateEntity):
 
     async def async_set_temperature(self, **kwargs: Any) -> None:
         """Send the temperature (snapped to the car's step), and the mode if one was given."""
-        value = float(kwargs[ATTR_TEMPERATURE])
-        bounds = self.vehicle.info.temperature_range
-        if (snapped := snap(value, bounds)) is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_out_of_range",
-                translation_placeholders={
-                    "value": f"{value:g}",
-                    "minimum": f"{bounds.minimum:g}",
-                    "maximum": f"{bounds.maximum:g}",
-                    "step": f"{bounds.step:g}",
-                },
-            )
+        snapped = snapped_or_raise(
+            float(kwargs[ATTR_TEMPERATURE]), self.vehicle.info.temperature_range
+        )
         self._requested_temperature, self._temperature_confirmed = snapped, False
         self.async_write_ha_state()
         try:

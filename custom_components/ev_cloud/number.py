@@ -99,6 +99,22 @@ def snap(value: float, bounds: NumberRange) -> float | None:
     return round(min(max(snapped, bounds.minimum), bounds.maximum), 6)
 
 
+def snapped_or_raise(value: float, bounds: NumberRange) -> float:
+    """`snap(value)`, or a translated validation error naming the car's bounds."""
+    if (snapped := snap(value, bounds)) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="value_out_of_range",
+            translation_placeholders={
+                "value": f"{value:g}",
+                "minimum": f"{bounds.minimum:g}",
+                "maximum": f"{bounds.maximum:g}",
+                "step": f"{bounds.step:g}",
+            },
+        )
+    return snapped
+
+
 class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
     """A vehicle setpoint; bounds come from the car where it reports them."""
 
@@ -157,18 +173,7 @@ class EvCloudNumber(EvCloudCommandEntity[float], RestoreNumber):
 
     async def async_set_native_value(self, value: float) -> None:
         """Validate against the car's bounds, then send; nothing is sent when invalid."""
-        bounds = self.bounds
-        if (snapped := snap(value, bounds)) is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_out_of_range",
-                translation_placeholders={
-                    "value": f"{value:g}",
-                    "minimum": f"{bounds.minimum:g}",
-                    "maximum": f"{bounds.maximum:g}",
-                    "step": f"{bounds.step:g}",
-                },
-            )
+        snapped = snapped_or_raise(value, self.bounds)
         await self.async_send(Command(type=self.entity_description.command, value=snapped), snapped)
 
     def on_command_executed(self, value: float) -> None:

@@ -23,8 +23,10 @@ from .providers import PushedCommand, PushedConnection, PushedState, PushEvent, 
 from .providers.errors import PushRejectedError
 from .runtime import EvCloudConfigEntry
 
-# Without an accepted delivery for this long, the push channel counts as silent.
-PUSH_SILENCE = timedelta(hours=4)
+# Without an accepted delivery for this long, the push channel counts as silent. A parked car
+# may send nothing for hours, so this is longer than the consistency reads' interval: those
+# keep the data at most a few hours old even if the webhook broke.
+PUSH_SILENCE = timedelta(hours=24)
 
 
 class PushChannel:

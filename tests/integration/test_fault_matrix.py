@@ -7,9 +7,11 @@ what the tests prove.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
 from homeassistant.config_entries import ConfigEntryState
@@ -140,22 +142,28 @@ ERROR_REASONS = {
 
 def render_matrix() -> str:
     """The matrix as the README shows it."""
-    phases = list(Phase)
+    return render_table([f.label for f in FAULTS], list(Phase), MATRIX)
+
+
+def render_table(
+    labels: Sequence[str], phases: Sequence[StrEnum], matrix: Mapping[tuple[str, Any], Outcome]
+) -> str:
+    """A fault matrix as a Markdown table: one row per fault, one column per phase."""
     lines = [
         "| Fault | " + " | ".join(phase.value.capitalize() for phase in phases) + " |",
         "|---" * (len(phases) + 1) + "|",
     ]
-    for fault in FAULTS:
+    for label in labels:
         cells = []
         for phase in phases:
-            outcome = MATRIX[fault.label, phase]
+            outcome = matrix[label, phase]
             marks = [outcome.result]
             if outcome.reauth:
                 marks.append("**reauth**")
             if outcome.repair:
                 marks.append("**repair issue**")
             cells.append("; ".join(marks))
-        lines.append(f"| {fault.label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

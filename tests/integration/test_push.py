@@ -161,13 +161,16 @@ async def test_when_pushes_stop_polling_takes_over(
     pushing_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """After hours without a delivery the car is read at its regular pace again."""
+    """A quiet day is still push (read every 4 h); a day without any delivery is polling."""
     tesla = vehicle_by_make(simulator, "TESLA")
     await simulator.webhooks.send_telemetry(tesla)
     await hass.async_block_till_done()
     coordinator = coordinator_of(pushing_entry, simulator, tesla)
     assert coordinator.poll_reason is PollReason.PUSH
     await advance(hass, freezer, PUSH_CONSISTENCY + timedelta(minutes=1))
+    assert coordinator.poll_reason is PollReason.PUSH
+    for _ in range(6):
+        await advance(hass, freezer, PUSH_CONSISTENCY)
     assert coordinator.poll_reason is not PollReason.PUSH
     assert coordinator.update_interval < PUSH_CONSISTENCY
 

@@ -39,7 +39,7 @@ from custom_components.ev_cloud.const import (
 )
 from simulator import Simulator
 
-from .test_fault_matrix import README, reauth_started, repair_raised
+from .test_fault_matrix import README, Outcome, reauth_started, render_table, repair_raised
 from .test_tesla import BLUE, RED, entity
 
 APP = ("sim-oauth-client", "sim-oauth-secret")
@@ -77,15 +77,6 @@ FAULTS = (
     FaultCase("time-out", "timeout", (("delay", REQUEST_TIMEOUT * 3),)),
     FaultCase("malformed JSON", "malformed"),
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the user sees while the fault lasts; after it clears everything recovers."""
-
-    result: str
-    reauth: bool = False
-    repair: bool = False
 
 
 LOADED = "loaded, data shown"
@@ -152,23 +143,7 @@ REGISTERED_KEY = "04" + "11" * 64
 
 def render_tesla_matrix() -> str:
     """The matrix as the README shows it."""
-    phases = list(Phase)
-    lines = [
-        "| Fault | " + " | ".join(phase.value.capitalize() for phase in phases) + " |",
-        "|---" * (len(phases) + 1) + "|",
-    ]
-    for fault in FAULTS:
-        cells = []
-        for phase in phases:
-            outcome = MATRIX[fault.label, phase]
-            marks = [outcome.result]
-            if outcome.reauth:
-                marks.append("**reauth**")
-            if outcome.repair:
-                marks.append("**repair issue**")
-            cells.append("; ".join(marks))
-        lines.append(f"| {fault.label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return render_table([f.label for f in FAULTS], list(Phase), MATRIX)
 
 
 def test_readme_shows_the_tesla_matrix() -> None:
