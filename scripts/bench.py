@@ -7,6 +7,7 @@
 2. Command round trips (wall clock): service call until the car's confirmation, with the
    integration's real follow-up schedule against a simulator that settles commands after a delay.
 3. Set-up time (wall clock) of a config entry with 1 and with 50 vehicles.
+4. Fleet scale: 500 cars in one entry (set-up, memory, slow callbacks, requests per minute).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from .bench_day import (
     setup_entry,
     virtual_clock,
 )
+from .bench_fleet import print_fleet_scale
 from .bench_push import (
     COMMAND_PUMP,
     EvCloudPushDriver,
@@ -411,6 +413,7 @@ async def run_all(hass: HomeAssistant, repeats: int, command_delay: float) -> No
         elapsed, made = await setup_time(hass, count)
         rows.append((count, f"{elapsed:.2f}", made))
     print_table("Set-up time (Volteras)", ("vehicles", "seconds", "requests"), rows)
+    await print_fleet_scale(hass)
 
 
 if __name__ == "__main__":
