@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 from aiohttp import web
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import UnknownFlow
+from homeassistant.data_entry_flow import FlowManager, UnknownFlow
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util.hass_dict import HassKey
 import jwt
@@ -47,14 +48,17 @@ class ConsentCallbackView(HomeAssistantView):
         # Redeemed nonces → expiry: reloading the finished tab shows "done" again, not an error.
         self._redeemed: dict[str, int] = {}
 
-    def issue_state(self, flow_id: str) -> tuple[str, str]:
-        """A signed, single-use state for one flow, and the nonce the flow should expect."""
+    def issue_state(self, flow_id: str, *, repair: bool = False) -> tuple[str, str]:
+        """A signed, single-use state for one flow, and the nonce the flow should expect.
+
+        `repair`: the flow is a repair's fix flow, not a config flow.
+        """
         now = int(time.time())
         self._nonces = {n: v for n, v in self._nonces.items() if v[1] > now}
         nonce = secrets.token_urlsafe(16)
         expires = now + STATE_LIFETIME
         self._nonces[nonce] = (flow_id, expires)
-        claims = {"flow_id": flow_id, "nonce": nonce, "exp": expires}
+        claims = {"flow_id": flow_id, "nonce": nonce, "exp": expires, "repair": repair}
         return jwt.encode(claims, self._key, algorithm="HS256"), nonce
 
     def redeem_state(self, state: str) -> dict[str, Any] | None:
@@ -93,15 +97,11 @@ class ConsentCallbackView(HomeAssistantView):
             return web.Response(
                 status=HTTPStatus.BAD_REQUEST, text="This link is invalid or was already used."
             )
+        manager: FlowManager[Any, Any, Any] | None = (
+            repairs_flow_manager(hass) if claims.get("repair") else hass.config_entries.flow
+        )
         try:
-            await hass.config_entries.flow.async_configure(
-                flow_id=claims["flow_id"],
-                user_input={
-                    "nonce": claims["nonce"],
-                    "result": request.query.get("result", ""),
-                    "account_id": request.query.get("accountId"),
-                },
-            )
+            await _async_resume(manager, claims, request)
         except UnknownFlow:
             # Nothing was done: reloading the tab must not show the "done" page.
             self._redeemed.pop(claims["nonce"], None)
@@ -109,6 +109,22 @@ class ConsentCallbackView(HomeAssistantView):
                 status=HTTPStatus.BAD_REQUEST, text="This set-up is no longer in progress."
             )
         return web.Response(text=DONE_PAGE, content_type="text/html")
+
+
+async def _async_resume(
+    manager: FlowManager[Any, Any, Any] | None, claims: dict[str, Any], request: web.Request
+) -> None:
+    """Hand the consent result to the flow that sent the browser out."""
+    if manager is None:
+        raise UnknownFlow
+    await manager.async_configure(
+        flow_id=claims["flow_id"],
+        user_input={
+            "nonce": claims["nonce"],
+            "result": request.query.get("result", ""),
+            "account_id": request.query.get("accountId"),
+        },
+    )
 
 
 def async_get_consent_view(hass: HomeAssistant) -> ConsentCallbackView:

@@ -25,6 +25,7 @@ from .const import (
     CONF_ACTIVE_INTERVAL,
     CONF_IDLE_INTERVAL,
     CONF_PLUGGED_INTERVAL,
+    CONF_PROVIDER,
     DEFAULT_ACTIVE_INTERVAL,
     DEFAULT_IDLE_INTERVAL,
     DEFAULT_PLUGGED_INTERVAL,
@@ -32,7 +33,7 @@ from .const import (
     LOGGER,
 )
 from .model import ChargingState, VehicleInfo, VehicleState, log_hash
-from .providers import VehicleProvider
+from .providers import VehicleProvider, get_provider
 from .providers.errors import (
     ApiKeyRejectedError,
     AuthenticationError,
@@ -385,14 +386,17 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
 
     def _raise_access_issue(self) -> None:
         self._access_issue_raised = True
+        # Where the provider connects cars through a consent link, the repair does it.
+        fixable = get_provider(self.config_entry.data[CONF_PROVIDER]).supports_consent
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             self.issue_id,
-            is_fixable=False,
+            is_fixable=fixable,
+            data={"entry_id": self.config_entry.entry_id, "vehicle": self.vehicle.display_name},
             is_persistent=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key="vehicle_access_denied",
+            translation_key="vehicle_access_denied" if fixable else "vehicle_access_denied_manual",
             translation_placeholders={"vehicle": self.vehicle.display_name},
         )
 

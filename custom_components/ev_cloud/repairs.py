@@ -1,0 +1,97 @@
+"""Fixing a car the cloud no longer shares: reconnect it through the provider's consent step.
+
+The repair's fix flow sends the browser to the same consent link the config flow uses; when the
+car maker account is connected again, the entry re-reads its cars and the repair clears itself
+with the car's next successful read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.network import NoURLAvailableError, get_url
+
+from .consent import CALLBACK_PATH, async_get_consent_view
+from .providers import ClientCredentialsAccount
+from .providers.errors import ProviderError
+from .runtime import EvCloudConfigEntry
+
+
+class ReconnectVehicleFlow(RepairsFlow):
+    """Connect the car maker account again, then read the cars again."""
+
+    def __init__(self, entry_id: str, vehicle: str) -> None:
+        """Remember which entry and car the repair is about."""
+        self._entry_id = entry_id
+        self._vehicle = vehicle
+        self._nonce: str | None = None
+        self._url = ""
+        self._account_id: str | None = None
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Say what will happen."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """On submit, open the consent page."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="confirm", description_placeholders={"vehicle": self._vehicle}
+            )
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        view = async_get_consent_view(self.hass)
+        state, self._nonce = view.issue_state(self.flow_id, repair=True)
+        try:
+            return_url = f"{get_url(self.hass, prefer_external=True)}{CALLBACK_PATH}"
+        except NoURLAvailableError:
+            return self.async_abort(reason="no_url_available")
+        client = cast("ClientCredentialsAccount", entry.runtime_data.client)
+        try:
+            self._url = await client.async_connect_account(
+                f"{return_url}?{urlencode({'state': state})}"
+            )
+        except ProviderError:
+            return self.async_abort(reason="cannot_connect")
+        return self.async_external_step(step_id="consent", url=self._url)
+
+    async def async_step_consent(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Back from the consent page (only the return we sent counts)."""
+        if user_input is None or user_input.get("nonce") != self._nonce:
+            return self.async_external_step(step_id="consent", url=self._url)
+        self._account_id = user_input.get("account_id")
+        return self.async_external_step_done(next_step_id="reconnected")
+
+    async def async_step_reconnected(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Connected: read the cars again now, so the car comes back without waiting."""
+        if not self._account_id:
+            return self.async_abort(reason="consent_failed")
+        if (entry := self._entry()) is not None:
+            await self.hass.config_entries.async_reload(entry.entry_id)
+        return self.async_create_entry(data={})
+
+    def _entry(self) -> EvCloudConfigEntry | None:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        return cast("EvCloudConfigEntry", entry)
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: Mapping[str, Any] | None
+) -> RepairsFlow:
+    """The fix flow of a fixable EV Cloud repair (only "reconnect the car" is fixable)."""
+    data = data or {}
+    return ReconnectVehicleFlow(str(data.get("entry_id", "")), str(data.get("vehicle", "")))
