@@ -241,3 +241,25 @@ async def test_diagnostics_show_deliveries_but_not_the_secret_or_the_address(
     text = str(diagnostics)
     assert secret not in text
     assert WEBHOOK_ID not in text
+
+
+async def test_options_of_a_provider_that_does_not_push_have_no_webhook(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """Tesla pushes nothing EV Cloud can take: the plain polling form, no secret field."""
+    from .test_tesla_fault_matrix import REGISTERED_KEY, tesla_entry
+
+    simulator.tesla.register_partner("sim-oauth-client", "ev.example.com", REGISTERED_KEY)
+    entry = tesla_entry(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    assert CONF_WEBHOOK_SECRET not in {str(key) for key in result["data_schema"].schema}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"active_interval": 600, "plugged_interval": 900, "idle_interval": 1800},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {"active_interval": 600, "plugged_interval": 900, "idle_interval": 1800}
