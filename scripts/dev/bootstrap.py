@@ -123,13 +123,31 @@ def login(base: str) -> str:
     return token
 
 
+def _settled_entries(base: str, token: str, prefix: str) -> list[dict[str, Any]]:
+    """EV Cloud's entries once those named `prefix` finished setting up (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        entries: list[dict[str, Any]] = call(
+            base, "GET", "/api/config/config_entries/entry?domain=ev_cloud", token=token
+        )
+        busy = [
+            e
+            for e in entries
+            if e["title"].startswith(prefix)
+            and e.get("state") in ("not_loaded", "setup_in_progress")
+        ]
+        if not busy or time.monotonic() > deadline:
+            return entries
+        time.sleep(1)
+
+
 def existing_entry(base: str, token: str, prefix: str, *, stale_if_failed: bool = False) -> bool:
     """Whether a working EV Cloud entry whose title starts with `prefix` exists already.
 
     With `stale_if_failed`, an entry that failed to set up is removed so it can be added again:
     a restarted simulator has forgotten the tokens a signed-in entry holds.
     """
-    entries = call(base, "GET", "/api/config/config_entries/entry?domain=ev_cloud", token=token)
+    entries = _settled_entries(base, token, prefix)
     for entry in entries:
         if not entry["title"].startswith(prefix):
             continue
