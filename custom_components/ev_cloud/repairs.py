@@ -61,14 +61,19 @@ class ReconnectVehicleFlow(RepairsFlow):
             )
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
-        return self.async_external_step(step_id="consent", url=self._url)
+        return self._async_show_consent()
+
+    def _async_show_consent(self) -> RepairsFlowResult:
+        return self.async_external_step(
+            step_id="consent", url=self._url, description_placeholders={"vehicle": self._vehicle}
+        )
 
     async def async_step_consent(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
         """Back from the consent page (only the return we sent counts)."""
         if user_input is None or user_input.get("nonce") != self._nonce:
-            return self.async_external_step(step_id="consent", url=self._url)
+            return self._async_show_consent()
         self._account_id = user_input.get("account_id")
         return self.async_external_step_done(next_step_id="reconnected")
 
