@@ -163,19 +163,23 @@ async def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
     thousands of entities in one go would stall Home Assistant for seconds.
     """
 
-    @callback
-    def add_vehicle(vehicle: VehicleData) -> None:
-        async_add_entities(
+    def entities(vehicle: VehicleData) -> list[Entity]:
+        return [
             entity_class(vehicle, description)
             for description in descriptions
             if description.exists(vehicle.info)
-        )
+        ]
+
+    @callback
+    def add_vehicle(vehicle: VehicleData) -> None:
+        async_add_entities(entities(vehicle))
 
     runtime = entry.runtime_data
     current = list(runtime.vehicles.values())
     # Listen first: a car added while these are added is added by the listener.
     entry.async_on_unload(runtime.async_add_vehicle_listener(add_vehicle, existing=False))
-    for index, vehicle in enumerate(current, start=1):
-        add_vehicle(vehicle)
-        if index % VEHICLES_PER_BATCH == 0:
+    for start in range(0, len(current), VEHICLES_PER_BATCH):
+        batch = current[start : start + VEHICLES_PER_BATCH]
+        async_add_entities([entity for vehicle in batch for entity in entities(vehicle)])
+        if start + VEHICLES_PER_BATCH < len(current):
             await asyncio.sleep(0)
