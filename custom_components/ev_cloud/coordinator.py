@@ -58,6 +58,8 @@ SLOW_INTERVAL = timedelta(hours=2)
 NIGHT_HOURS = (0, 6)
 # While charging with a predicted end: a coarse read in between, in case the prediction is off.
 CHARGING_SAFETY = timedelta(hours=1)
+# How often the labelled estimate of a charging car's state of charge moves on.
+MIN_INTERVAL_ESTIMATE = timedelta(minutes=1)
 # How long after the predicted end of a charge the car is read.
 ETA_MARGIN = timedelta(minutes=1)
 # While the provider pushes every change, a read only checks nothing was missed.

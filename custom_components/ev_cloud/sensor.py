@@ -29,6 +29,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .entity import EvCloudEntity, EvCloudEntityDescription, async_add_vehicle_entities
+from .estimate import EvCloudEstimatedBattery, EvCloudEstimateDescription
 from .model import Capability, ChargingState, CommandStatus, ConnectionStatus
 from .runtime import EvCloudConfigEntry, VehicleData
 from .usage_sensor import usage_sensors
@@ -82,6 +83,13 @@ def _polling_plan(vehicle: VehicleData) -> dict[str, Any]:
         "next_read": next_read.isoformat(),
     }
 
+
+# Where the battery level is read (cars that send none get neither sensor).
+ESTIMATED_BATTERY = EvCloudEstimateDescription(
+    key="estimated_battery_level",
+    entity_registry_enabled_default=False,
+    exists_fn=lambda info: "battery_level" not in info.unsupported,
+)
 
 SENSORS: tuple[EvCloudSensorDescription, ...] = (
     EvCloudSensorDescription(
@@ -220,6 +228,9 @@ async def async_setup_entry(
     """Add the entry's usage sensors, and those of every vehicle, now and as vehicles appear."""
     async_add_entities(usage_sensors(entry))
     await async_add_vehicle_entities(entry, async_add_entities, EvCloudSensor, SENSORS)
+    await async_add_vehicle_entities(
+        entry, async_add_entities, EvCloudEstimatedBattery, (ESTIMATED_BATTERY,)
+    )
 
 
 class EvCloudSensor(EvCloudEntity, SensorEntity):
