@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from homeassistant.util import dt as dt_util
@@ -148,3 +149,21 @@ def test_slow_pace_is_never_faster_than_the_idle_option() -> None:
     state = VehicleState(fetched_at=NOW, plugged_in=False)
     night = dt_util.now().replace(hour=3)
     assert policy.plan(state, recently_commanded=False, now=night).interval == timedelta(hours=4)
+
+
+def test_a_known_charging_window_is_read_when_it_opens() -> None:
+    """Plugged in, a charge scheduled in 40 minutes: no reads until a minute after it starts."""
+    start = NOW + timedelta(minutes=40)
+    state = VehicleState(fetched_at=NOW, plugged_in=True, battery_level=50, charge_limit=80)
+    with_window = replace(state, scheduled_charge_at=start)
+    assert POLICY.plan(with_window, recently_commanded=False, now=NOW) == PollPlan(
+        timedelta(minutes=41), PollReason.SCHEDULED
+    )
+    # A window hours away: read at the slow pace meanwhile.
+    later = replace(state, scheduled_charge_at=NOW + timedelta(hours=3))
+    assert POLICY.plan(later, recently_commanded=False, now=NOW) == PollPlan(
+        timedelta(hours=2), PollReason.SCHEDULED
+    )
+    # A window that has passed: the plugged pace again.
+    passed = replace(state, scheduled_charge_at=NOW - timedelta(minutes=1))
+    assert POLICY.plan(passed, recently_commanded=False, now=NOW).reason is PollReason.PLUGGED

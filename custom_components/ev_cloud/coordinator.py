@@ -141,6 +141,7 @@ class PollReason(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNREADABLE = "unreadable"
     PUSH = "push"
+    SCHEDULED = "scheduled"
 
 
 # Regular paces a fleet's cars may spread over; a predicted moment (end of charge) is kept.
@@ -194,6 +195,9 @@ class PollingPolicy:
         if state.plugged_in:
             if _charge_complete(state):
                 return PollPlan(self.slow, PollReason.COMPLETE)
+            if (start := state.scheduled_charge_at) is not None and start > now:
+                # A known charging window: nothing changes before it opens; read just after.
+                return PollPlan(min(start - now + ETA_MARGIN, self.slow), PollReason.SCHEDULED)
             return PollPlan(self.plugged, PollReason.PLUGGED)
         if NIGHT_HOURS[0] <= dt_util.as_local(now).hour < NIGHT_HOURS[1]:
             return PollPlan(self.slow, PollReason.NIGHT)

@@ -250,6 +250,8 @@ class VehicleState:
     # The car's own bounds where the API sends them (Tesla); `VehicleInfo` holds the fallback.
     charge_limit_range: NumberRange | None = None
     charging_current_range: NumberRange | None = None
+    # When the car will start a charge it has scheduled (a known charging window), if it says.
+    scheduled_charge_at: datetime | None = None
     # The provider says the car sleeps or cannot be reached; readings are the last it had.
     asleep: bool = False
     # Readings the provider answered with an error this time (entity keys): those entities are

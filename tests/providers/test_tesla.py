@@ -388,3 +388,24 @@ async def test_two_commands_to_a_sleeping_car_wake_it_once(
     assert all(result.status is CommandStatus.EXECUTED for result in results)
     assert sim.tesla.meter["wake"] == 1
     assert sim.tesla.cars[BLUE].climate_on
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"scheduled_charging_start_time": 1_764_007_200}, True),
+        (
+            {"scheduled_charging_start_time": 1_764_007_200, "scheduled_charging_pending": False},
+            False,
+        ),
+        ({"scheduled_charging_start_time": 1_600_000_000}, False),
+        ({"scheduled_charging_start_time": "soon"}, False),
+        ({"scheduled_charging_start_time": 10**20}, False),
+        ({}, False),
+    ],
+)
+def test_scheduled_charging_start(fields: dict[str, Any], expected: bool) -> None:
+    """A start ahead (within a day) is a charging window; anything else is none."""
+    fetched = datetime.fromtimestamp(1_764_007_200 - 3600, UTC)
+    state = parse.vehicle_state(charge(**fields), fetched)
+    assert (state.scheduled_charge_at is not None) is expected

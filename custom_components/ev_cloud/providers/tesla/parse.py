@@ -7,7 +7,7 @@ limit and current bounds per car; those bounds go into the state so the entities
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...model import ChargingState, ConnectionStatus, NumberRange, VehicleInfo, VehicleState
@@ -111,6 +111,21 @@ def _connection(charge: Mapping[str, Any], state: ChargingState | None) -> Conne
     return None
 
 
+def _scheduled(charge: Mapping[str, Any], fetched_at: datetime) -> datetime | None:
+    """The start of a scheduled charge (`scheduled_charging_start_time`, Unix seconds) ahead."""
+    if charge.get("scheduled_charging_pending") is False:
+        return None
+    seconds = _number(charge, "scheduled_charging_start_time")
+    if seconds is None:
+        return None
+    try:
+        start = datetime.fromtimestamp(seconds, UTC)
+    except OverflowError, OSError, ValueError:
+        return None
+    # Only a start still ahead, within a day, is a reason to read then.
+    return start if fetched_at < start <= fetched_at + timedelta(days=1) else None
+
+
 def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
     """`vehicle_data` as `VehicleState`."""
     data = _mapping(raw).get("response")
@@ -144,6 +159,7 @@ def vehicle_state(raw: Any, fetched_at: datetime) -> VehicleState:
             if charging and hours is not None and 0 < hours < 24 * 7
             else None
         ),
+        scheduled_charge_at=_scheduled(charge, fetched_at),
         latitude=_number(drive, "latitude"),
         longitude=_number(drive, "longitude"),
         locked=_bool(vehicle, "locked"),
