@@ -37,6 +37,16 @@ async def _serve(host: str, port: int, command_delay: float, token_lifetime: int
     )
     for vehicle in simulator.volteras.vehicles.values():
         print(f"  vehicle {vehicle.id}: {vehicle.make} {vehicle.model} at {vehicle.soc:.0f} %")
+    print(f"Tesla Fleet API on {url}: app 'sim-oauth-client' / 'sim-oauth-secret'", flush=True)
+    for car in simulator.tesla.cars.values():
+        print(f"  {car.vin}: {car.display_name} at {car.battery_level:.0f} %")
+    print(
+        f"Volvo Cars API on {url}: app 'sim-volvo-client' / 'sim-volvo-secret', "
+        "API key 'sim-vcc-api-key'",
+        flush=True,
+    )
+    for vin, volvo in simulator.volvo.cars.items():
+        print(f"  {vin}: Volvo {volvo.model}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
