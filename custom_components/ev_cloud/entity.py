@@ -177,7 +177,7 @@ async def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
     runtime = entry.runtime_data
     current = list(runtime.vehicles.values())
     # Listen first: a car added while these are added is added by the listener.
-    entry.async_on_unload(runtime.async_add_vehicle_listener(add_vehicle, existing=False))
+    entry.async_on_unload(runtime.async_add_vehicle_listener(add_vehicle))
     for start in range(0, len(current), VEHICLES_PER_BATCH):
         batch = current[start : start + VEHICLES_PER_BATCH]
         async_add_entities([entity for vehicle in batch for entity in entities(vehicle)])

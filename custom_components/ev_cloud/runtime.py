@@ -61,14 +61,9 @@ class EvCloudData:
     _listeners: list[VehicleListener] = field(default_factory=list)
 
     @callback
-    def async_add_vehicle_listener(
-        self, listener: VehicleListener, *, existing: bool = True
-    ) -> Callable[[], None]:
-        """Call `listener` for each vehicle added later (and every current one if `existing`)."""
+    def async_add_vehicle_listener(self, listener: VehicleListener) -> Callable[[], None]:
+        """Call `listener` for each vehicle added from now on."""
         self._listeners.append(listener)
-        if existing:
-            for vehicle in self.vehicles.values():
-                listener(vehicle)
         return lambda: self._listeners.remove(listener)
 
     @callback
