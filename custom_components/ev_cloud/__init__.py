@@ -96,7 +96,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
         for vehicle in vehicles:
             _listen_to_push(vehicle, push)
 
-    _remove_stale_devices(hass, entry, {*data.vehicles, account_device_key(entry)})
+    _remove_stale_devices(hass, entry)
     _update_pairing_issues(hass, entry, data)
 
     @callback
@@ -156,10 +156,15 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: EvCloudConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Allow removing a vehicle the credentials no longer see (never the account itself)."""
-    keep = {*entry.runtime_data.vehicles, account_device_key(entry)}
+    keep = _device_keys(entry)
     return not any(
         identifier[0] == DOMAIN and identifier[1] in keep for identifier in device.identifiers
     )
+
+
+def _device_keys(entry: EvCloudConfigEntry) -> set[str]:
+    """The entry's devices that belong: its shown cars and the account's own device."""
+    return {*entry.runtime_data.vehicles, account_device_key(entry)}
 
 
 def _wanted(entry: EvCloudConfigEntry, vehicles: list[VehicleInfo]) -> list[VehicleInfo]:
@@ -236,7 +241,7 @@ async def _async_sync_vehicles(hass: HomeAssistant, entry: EvCloudConfigEntry) -
         # Unreadable or not: its entities exist (unavailable) and it retries by itself.
         await vehicle.coordinator.async_refresh()
         data.async_vehicle_added(vehicle)
-    _remove_stale_devices(hass, entry, {*data.vehicles, account_device_key(entry)})
+    _remove_stale_devices(hass, entry)
     _update_pairing_issues(hass, entry, data)
 
 
@@ -276,7 +281,8 @@ def _update_pairing_issues(
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
-def _remove_stale_devices(hass: HomeAssistant, entry: EvCloudConfigEntry, keep: set[str]) -> None:
+def _remove_stale_devices(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    keep = _device_keys(entry)
     registry = dr.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if not any(ident[0] == DOMAIN and ident[1] in keep for ident in device.identifiers):
