@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import logging
 import re
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
@@ -35,8 +34,7 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
     AbstractOAuth2FlowHandler,
     async_get_redirect_uri,
 )
-from homeassistant.helpers.http import current_request
-from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -52,7 +50,7 @@ from homeassistant.helpers.selector import (
 import probatio as vol
 from yarl import URL
 
-from .consent import CALLBACK_PATH, async_get_consent_view
+from .consent import async_consent_link
 from .const import (
     CONF_ACTIVE_INTERVAL,
     CONF_APP_DOMAIN,
@@ -100,8 +98,6 @@ CONSENT_REFUSALS = {
 }
 # Dot-separated letters, digits and inner hyphens (an IPv4 address matches too).
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
-# The header Home Assistant's frontend sends with the URL the user reached it at.
-HEADER_FRONTEND_BASE = "HA-Frontend-Base"
 # Keys a step shows again after an error; secrets are typed again, never echoed into a form.
 NOT_SUGGESTED = frozenset({CONF_CLIENT_SECRET, CONF_API_KEY, CONF_WEBHOOK_SECRET})
 
@@ -374,27 +370,18 @@ class EvCloudConfigFlow(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     async def _async_start_consent(self) -> ConfigFlowResult:
         assert self._client is not None
-        view = async_get_consent_view(self.hass)
-        state, self._consent_nonce = view.issue_state(self.flow_id)
         try:
-            return_url = f"{self._base_url()}{CALLBACK_PATH}?{urlencode({'state': state})}"
+            self._consent_url, self._consent_nonce = await async_consent_link(
+                self.hass, self._client, self.flow_id
+            )
         except NoURLAvailableError:
             # Our own text: the OAuth2 base class would send this reason to Home Assistant's.
             return self.async_abort(reason="no_url_available", translation_domain=DOMAIN)
-        try:
-            self._consent_url = await self._client.async_connect_account(return_url)
         except ProviderError as err:
             if err.code in CONSENT_REFUSALS:
                 return self.async_abort(reason=CONSENT_REFUSALS[err.code])
             return self.async_abort(reason="cannot_connect")
         return self.async_external_step(step_id="consent", url=self._consent_url)
-
-    def _base_url(self) -> str:
-        if (request := current_request.get()) is not None and (
-            base := request.headers.get(HEADER_FRONTEND_BASE)
-        ):
-            return base.rstrip("/")
-        return get_url(self.hass, prefer_external=True)
 
     async def async_step_consent_finished(
         self, user_input: dict[str, Any] | None = None

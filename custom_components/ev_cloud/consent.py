@@ -12,16 +12,22 @@ from http import HTTPStatus
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowManager, UnknownFlow
-from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView, current_request
+from homeassistant.helpers.network import get_url
 from homeassistant.util.hass_dict import HassKey
 import jwt
 
+from .providers import ClientCredentialsAccount
+
 CALLBACK_PATH = "/api/ev_cloud/consent/callback"
+# The header Home Assistant's frontend sends with the URL the user reached it at.
+HEADER_FRONTEND_BASE = "HA-Frontend-Base"
 # Volteras's link lives one hour; the state cannot outlive it by much.
 STATE_LIFETIME = 3600 + 300
 _VIEW: HassKey[ConsentCallbackView] = HassKey("ev_cloud_consent_view")
@@ -125,6 +131,35 @@ async def _async_resume(
             "account_id": request.query.get("accountId"),
         },
     )
+
+
+def frontend_base_url(hass: HomeAssistant) -> str:
+    """Where the user's browser reaches Home Assistant.
+
+    The frontend's own header, else the URL Home Assistant knows itself by (NoURLAvailableError
+    when it knows none).
+    """
+    if (request := current_request.get()) is not None and (
+        base := request.headers.get(HEADER_FRONTEND_BASE)
+    ):
+        return base.rstrip("/")
+    return get_url(hass, prefer_external=True)
+
+
+async def async_consent_link(
+    hass: HomeAssistant,
+    client: ClientCredentialsAccount,
+    flow_id: str,
+    *,
+    repair: bool = False,
+) -> tuple[str, str]:
+    """A consent link that brings the browser back to the flow, and the nonce it will carry.
+
+    Raises NoURLAvailableError (no address to come back to) or ProviderError (no link).
+    """
+    state, nonce = async_get_consent_view(hass).issue_state(flow_id, repair=repair)
+    return_url = f"{frontend_base_url(hass)}{CALLBACK_PATH}?{urlencode({'state': state})}"
+    return await client.async_connect_account(return_url), nonce
 
 
 def async_get_consent_view(hass: HomeAssistant) -> ConsentCallbackView:

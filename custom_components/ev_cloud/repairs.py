@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.helpers.network import NoURLAvailableError
 
-from .consent import CALLBACK_PATH, async_get_consent_view
+from .consent import async_consent_link
 from .providers import ClientCredentialsAccount
 from .providers.errors import ProviderError
 from .runtime import EvCloudConfigEntry
@@ -48,17 +47,13 @@ class ReconnectVehicleFlow(RepairsFlow):
         entry = self._entry()
         if entry is None:
             return self.async_abort(reason="entry_not_loaded")
-        view = async_get_consent_view(self.hass)
-        state, self._nonce = view.issue_state(self.flow_id, repair=True)
-        try:
-            return_url = f"{get_url(self.hass, prefer_external=True)}{CALLBACK_PATH}"
-        except NoURLAvailableError:
-            return self.async_abort(reason="no_url_available")
         client = cast("ClientCredentialsAccount", entry.runtime_data.client)
         try:
-            self._url = await client.async_connect_account(
-                f"{return_url}?{urlencode({'state': state})}"
+            self._url, self._nonce = await async_consent_link(
+                self.hass, client, self.flow_id, repair=True
             )
+        except NoURLAvailableError:
+            return self.async_abort(reason="no_url_available")
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
         return self._async_show_consent()

@@ -713,7 +713,7 @@ async def test_consent_without_known_url(hass: HomeAssistant, simulator: Simulat
     """
     clear_vehicles(simulator)
     flow_id = await start_flow(hass)
-    with patch("custom_components.ev_cloud.config_flow.get_url", side_effect=NoURLAvailableError):
+    with patch("custom_components.ev_cloud.consent.get_url", side_effect=NoURLAvailableError):
         result = await submit_credentials(hass, flow_id, simulator.url)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_url_available"
