@@ -34,7 +34,7 @@ def test_interval(state: VehicleState, recently_commanded: bool, expected: int) 
     policy = PollingPolicy(
         {CONF_ACTIVE_INTERVAL: 90, CONF_PLUGGED_INTERVAL: 900, CONF_IDLE_INTERVAL: 3600}
     )
-    assert policy.interval(state, recently_commanded=recently_commanded) == timedelta(
+    assert policy.plan(state, recently_commanded=recently_commanded).interval == timedelta(
         seconds=expected
     )
 

@@ -58,8 +58,6 @@ SLOW_INTERVAL = timedelta(hours=2)
 NIGHT_HOURS = (0, 6)
 # While charging with a predicted end: a coarse read in between, in case the prediction is off.
 CHARGING_SAFETY = timedelta(hours=1)
-# How often the labelled estimate of a charging car's state of charge moves on.
-MIN_INTERVAL_ESTIMATE = timedelta(minutes=1)
 # How long after the predicted end of a charge the car is read.
 ETA_MARGIN = timedelta(minutes=1)
 # While the provider pushes every change, a read only checks nothing was missed.
@@ -176,10 +174,6 @@ class PollingPolicy:
         self.idle = timedelta(seconds=options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL))
         # Nothing is expected to change: never faster than the idle pace.
         self.slow = max(SLOW_INTERVAL, self.idle)
-
-    def interval(self, state: VehicleState, *, recently_commanded: bool) -> timedelta:
-        """The pace for what the car is doing now (the plan without its reason)."""
-        return self.plan(state, recently_commanded=recently_commanded).interval
 
     def plan(
         self, state: VehicleState, *, recently_commanded: bool, now: datetime | None = None

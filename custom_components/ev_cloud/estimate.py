@@ -8,7 +8,7 @@ reading to the limit at that moment, once a minute; otherwise it is the measured
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -21,9 +21,11 @@ from homeassistant.core import callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .coordinator import MIN_INTERVAL_ESTIMATE
 from .entity import EvCloudEntity, EvCloudEntityDescription
 from .model import VehicleState
+
+# How often the estimate moves on between reads.
+TICK = timedelta(minutes=1)
 
 
 def estimated_level(state: VehicleState, now: datetime) -> float | None:
@@ -57,9 +59,7 @@ class EvCloudEstimatedBattery(EvCloudEntity, SensorEntity):
     async def async_added_to_hass(self) -> None:
         """Move the estimate on every minute between reads."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_track_time_interval(self.hass, self._async_tick, MIN_INTERVAL_ESTIMATE)
-        )
+        self.async_on_remove(async_track_time_interval(self.hass, self._async_tick, TICK))
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
