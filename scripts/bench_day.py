@@ -31,6 +31,7 @@ import aiohttp
 from freezegun import freeze_time
 from homeassistant import loader
 from homeassistant.components.http.server import HomeAssistantHTTP
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, frame
@@ -39,7 +40,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 # Before Home Assistant's loader runs: our custom_components package must be the one imported.
 import custom_components.ev_cloud  # noqa: F401
 from custom_components.ev_cloud.command import CommandRunner
-from custom_components.ev_cloud.const import DOMAIN
+from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
 from custom_components.ev_cloud.model import (
     ChargingState,
     Command,
@@ -190,6 +191,36 @@ async def home_assistant() -> AsyncIterator[HomeAssistant]:
         ):
             yield hass
         await hass.async_stop(force=True)
+
+
+def signed_in_entry(
+    url: str,
+    *,
+    provider: str,
+    client: tuple[str, str],
+    unique_id: str,
+    token: dict[str, Any],
+    lifetime: float,
+    **data: Any,
+) -> MockConfigEntry:
+    """An OAuth provider's entry as the config flow stores it, signed in to the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=provider.title(),
+        unique_id=unique_id,
+        version=2,
+        data={
+            "provider": provider,
+            CONF_CLIENT_ID: client[0],
+            CONF_CLIENT_SECRET: client[1],
+            "environment": ENVIRONMENT_CUSTOM,
+            CONF_URL: url,
+            CONF_EXCLUDED_VEHICLES: [],
+            "auth_implementation": f"{DOMAIN}_{provider}_{ENVIRONMENT_CUSTOM}_{client[0]}",
+            "token": {**token, "expires_at": time.time() + lifetime},
+            **data,
+        },
+    )
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -10,16 +10,14 @@ asleep from noon; plugging it in does not wake it, so the START_CHARGING sent ri
 from __future__ import annotations
 
 from datetime import datetime
-import time
 from typing import Any
 from unittest.mock import patch
 
 import aiohttp
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
+from custom_components.ev_cloud.const import ENVIRONMENT_CUSTOM
 from custom_components.ev_cloud.model import VehicleState
 from custom_components.ev_cloud.providers import ClientConfig
 from custom_components.ev_cloud.providers.tesla import SPEC, TeslaClient, const as tesla_const
@@ -44,6 +42,7 @@ from .bench_day import (
     command_runner,
     run_day,
     setup_entry,
+    signed_in_entry,
     token_kind,
     virtual_clock,
 )
@@ -129,21 +128,13 @@ def _log(sim: Simulator) -> RequestLog:
 
 def entry_for(sim: Simulator, token: dict[str, Any]) -> MockConfigEntry:
     """A Tesla entry as the config flow stores it, signed in to the simulator."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Tesla",
+    return signed_in_entry(
+        sim.url,
+        provider="tesla",
+        client=CLIENT,
         unique_id="sim-account",
-        version=2,
-        data={
-            "provider": "tesla",
-            CONF_CLIENT_ID: CLIENT[0],
-            CONF_CLIENT_SECRET: CLIENT[1],
-            "environment": ENVIRONMENT_CUSTOM,
-            CONF_URL: sim.url,
-            CONF_EXCLUDED_VEHICLES: [],
-            "auth_implementation": f"{DOMAIN}_tesla_{ENVIRONMENT_CUSTOM}_{CLIENT[0]}",
-            "token": {**token, "expires_at": time.time() + TOKEN_LIFETIME},
-        },
+        token=token,
+        lifetime=TOKEN_LIFETIME,
     )
 
 

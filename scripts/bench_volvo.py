@@ -13,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-import time
 from typing import Any
 from unittest.mock import patch
 
 import aiohttp
-from homeassistant.const import CONF_API_KEY, CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
+from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ev_cloud.const import CONF_EXCLUDED_VEHICLES, DOMAIN, ENVIRONMENT_CUSTOM
+from custom_components.ev_cloud.const import ENVIRONMENT_CUSTOM
 from custom_components.ev_cloud.model import VehicleState
 from custom_components.ev_cloud.providers import ClientConfig
 from custom_components.ev_cloud.providers.volvo import (
@@ -53,6 +52,7 @@ from .bench_day import (
     command_runner,
     run_day,
     setup_entry,
+    signed_in_entry,
     token_kind,
     virtual_clock,
 )
@@ -164,22 +164,14 @@ def _log(sim: Simulator) -> RequestLog:
 
 def entry_for(sim: Simulator, token: dict[str, Any]) -> MockConfigEntry:
     """A Volvo entry as the config flow stores it, signed in to the simulator's Volvo ID."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Volvo",
+    return signed_in_entry(
+        sim.url,
+        provider="volvo",
+        client=(CLIENT_ID, CLIENT_SECRET),
         unique_id="sim-volvo-account",
-        version=2,
-        data={
-            "provider": "volvo",
-            CONF_CLIENT_ID: CLIENT_ID,
-            CONF_CLIENT_SECRET: CLIENT_SECRET,
-            CONF_API_KEY: API_KEY,
-            "environment": ENVIRONMENT_CUSTOM,
-            CONF_URL: sim.url,
-            CONF_EXCLUDED_VEHICLES: [],
-            "auth_implementation": f"{DOMAIN}_volvo_{ENVIRONMENT_CUSTOM}_{CLIENT_ID}",
-            "token": {**token, "expires_at": time.time() + TOKEN_LIFETIME},
-        },
+        token=token,
+        lifetime=TOKEN_LIFETIME,
+        **{CONF_API_KEY: API_KEY},
     )
 
 
