@@ -36,7 +36,9 @@ def _create_client(session: aiohttp.ClientSession, config: ClientConfig) -> Volv
         config,
         (config.extra or {}).get(EXTRA_API_KEY, ""),
         answer_wait=const.ANSWER_WAIT,
+        request_timeout=const.REQUEST_TIMEOUT,
         command_http_timeout=const.COMMAND_HTTP_TIMEOUT,
+        command_timeout=const.COMMAND_TIMEOUT,
     )
 
 
