@@ -9,14 +9,12 @@ from datetime import datetime, timedelta
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .command import CommandSupersededError
-from .const import DOMAIN
 from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
@@ -33,6 +31,8 @@ class EvCloudEntityDescription(EntityDescription):
 
     capability: Capability | None = None
     exists_fn: Callable[[VehicleInfo], bool] = lambda _: True
+    # Where whether the entity is worth having depends on the car (else the description's flag).
+    enabled_by_default_fn: Callable[[VehicleInfo], bool] | None = None
 
     def exists(self, info: VehicleInfo) -> bool:
         """Create the entity only when the vehicle can really do it."""
@@ -54,14 +54,11 @@ class EvCloudEntity(CoordinatorEntity[VehicleCoordinator]):
         self.entity_description = description
         self._attr_translation_key = description.key
         self._attr_unique_id = f"{vehicle.device_key}_{description.key}"
-        info = vehicle.info
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, vehicle.device_key)},
-            manufacturer=info.make.title(),
-            model=info.model_description,
-            name=info.display_name,
-            serial_number=info.vin,
-        )
+        self._attr_device_info = vehicle.device_info
+        if description.enabled_by_default_fn is not None:
+            self._attr_entity_registry_enabled_default = description.enabled_by_default_fn(
+                vehicle.info
+            )
 
     @property
     def available(self) -> bool:

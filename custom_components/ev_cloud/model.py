@@ -31,6 +31,8 @@ class Capability(StrEnum):
     CABIN_TEMPERATURE = "cabin_temperature"
     OUTSIDE_TEMPERATURE = "outside_temperature"
     SLEEP_STATE = "sleep_state"
+    # The provider tells an AC charger from a DC one (else a connected car's charger is unknown).
+    CHARGER_TYPE = "charger_type"
 
 
 class ChargingState(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -11,6 +12,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_KEY, CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.storage import STORAGE_DIR
 
 from .command import CommandRunner
@@ -40,6 +42,18 @@ class VehicleData:
     def device_key(self) -> str:
         """Device identifier and unique-id prefix: provider and VIN survive a reconnection."""
         return device_key(self.spec, self.info)
+
+    @cached_property
+    def device_info(self) -> DeviceInfo:
+        """The car's device, one object for all its entities (a fleet has thousands)."""
+        info = self.info
+        return DeviceInfo(
+            identifiers={(DOMAIN, self.device_key)},
+            manufacturer=info.make.title(),
+            model=info.model_description,
+            name=info.display_name,
+            serial_number=info.vin,
+        )
 
 
 def device_key(spec: ProviderSpec, info: VehicleInfo) -> str:

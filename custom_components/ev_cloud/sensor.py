@@ -116,6 +116,8 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
     EvCloudSensorDescription(
         key="connection_status",
         device_class=SensorDeviceClass.ENUM,
+        # Without AC/DC a connected car's charger is unknown: Plugged in already says the rest.
+        enabled_by_default_fn=lambda info: Capability.CHARGER_TYPE in info.capabilities,
         options=[status.value for status in ConnectionStatus],
         value_fn=lambda v: _enum_value(v.coordinator.data.connection_status),
     ),
@@ -129,6 +131,8 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
     ),
     EvCloudSensorDescription(
         key="charging_current_limit",
+        # Rarely looked at; a fleet's cars would each add one more entity to keep.
+        entity_registry_enabled_default=False,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         device_class=SensorDeviceClass.CURRENT,
         state_class=SensorStateClass.MEASUREMENT,
@@ -178,6 +182,8 @@ SENSORS: tuple[EvCloudSensorDescription, ...] = (
     EvCloudSensorDescription(
         key="energy_remaining",
         capability=Capability.ENERGY_REMAINING,
+        # Battery level shows the same in per cent.
+        entity_registry_enabled_default=False,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         # Stored energy goes up and down: a measurement, never counted by the Energy dashboard.
         device_class=SensorDeviceClass.ENERGY_STORAGE,

@@ -27,7 +27,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -390,6 +390,27 @@ async def test_target_temperature_in_fahrenheit(
     assert float(hass.states.get(number).state) == pytest.approx(69.8)
 
 
+async def test_rarely_used_readings_are_disabled_by_default(
+    hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Created, so they can be turned on, but not kept up to date unless asked for.
+
+    Energy remaining repeats the battery level in kWh, the charging current limit is rarely
+    looked at, and a Volteras car's charger connection cannot tell AC from DC: while connected
+    it would only say what Plugged in says.
+    """
+    registry = er.async_get(hass)
+    car = vehicle_key(simulator, vehicle_by_make(simulator, "POLESTAR"))
+    for key in ("energy_remaining", "charging_current_limit", "connection_status"):
+        entry = registry.async_get(registry.async_get_entity_id("sensor", DOMAIN, f"{car}_{key}"))
+        assert entry is not None
+        assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entry.entity_id) is None
+    battery = registry.async_get_entity_id("sensor", DOMAIN, f"{car}_battery_level")
+    assert hass.states.get(battery) is not None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_connection_status_has_no_literal_unknown(
     hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry
 ) -> None:

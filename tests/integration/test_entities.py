@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unittest.mock import PropertyMock, patch
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import Platform
@@ -18,6 +18,7 @@ FROZEN_TIME = "2026-11-24T18:00:00+00:00"
 
 
 @pytest.mark.freeze_time(FROZEN_TIME)
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     "platform",
     [
@@ -40,14 +41,7 @@ async def test_platform_snapshot(
 ) -> None:
     """Every entity of the simulator's fleet, for one platform at a time (clock frozen first)."""
     config_entry.add_to_hass(hass)
-    with (
-        patch("custom_components.ev_cloud.PLATFORMS", [platform]),
-        patch(
-            "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
-            new_callable=PropertyMock,
-            return_value=True,
-        ),
-    ):
+    with patch("custom_components.ev_cloud.PLATFORMS", [platform]):
         assert await hass.config_entries.async_setup(config_entry.entry_id)
         await hass.async_block_till_done()
     await snapshot_platform(hass, entity_registry, snapshot, config_entry.entry_id)

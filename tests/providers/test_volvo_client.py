@@ -58,6 +58,11 @@ UNLOCK = Command(type=CommandType.UNLOCK_DOORS)
 CLIMATE_ON = Command(type=CommandType.CLIMATE_ON)
 
 
+def commands_of(info: VehicleInfo) -> frozenset[Capability]:
+    """What the car's commands allow; the charger type comes with its energy readings."""
+    return info.capabilities - {Capability.CHARGER_TYPE}
+
+
 class Tokens:
     """The access-token callable Home Assistant gives the client; counts its calls."""
 
@@ -147,10 +152,14 @@ async def test_fleet(client: VolvoClient, simulator: Simulator) -> None:
         XC90: ("XC90", "2019"),
     }
     both = {Capability.CLIMATE_CONTROL, Capability.DOOR_LOCK_CONTROL}
+    # AC or DC comes with the Energy API's charger connection, which the petrol XC90 lacks.
+    assert {
+        vin for vin, car in by_vin.items() if Capability.CHARGER_TYPE in car.info.capabilities
+    } == {EX30, XC40, XC60}
     for car in fleet:
         assert car.info.make == "Volvo"
         assert car.info.id == car.info.vin == car.info.key
-        assert car.info.capabilities == both
+        assert commands_of(car.info) == both
     # The petrol car has no Energy API: no energy entity is due, none is read.
     assert not by_vin[XC90].energy_api
     assert not parse.ALL_ENERGY_FIELDS & by_vin[XC90].supported_fields
@@ -177,7 +186,7 @@ async def test_scopes_without_lock_or_location(
     scopes = " ".join(s for s in SCOPES if s not in {"conve:lock", "location:read"})
     client = make_client(simulator, session, clock, scopes=scopes)
     fleet = {car.info.key: car for car in await client.async_get_volvo_vehicles()}
-    assert fleet[EX30].info.capabilities == {Capability.CLIMATE_CONTROL}
+    assert commands_of(fleet[EX30].info) == {Capability.CLIMATE_CONTROL}
     assert not parse.LOCATION_FIELDS & fleet[EX30].supported_fields
     before = len(requests(simulator))
     state = await client.async_get_state(fleet[EX30].info)
@@ -191,7 +200,7 @@ async def test_scopes_from_the_entry(
     """An entry that stored the granted scopes overrides what the token says."""
     client = make_client(simulator, session, clock, extra={"scope": "openid conve:lock"})
     fleet = {car.info.key: car for car in await client.async_get_volvo_vehicles()}
-    assert fleet[EX30].info.capabilities == frozenset()
+    assert commands_of(fleet[EX30].info) == frozenset()
     assert not parse.LOCATION_FIELDS & fleet[EX30].supported_fields
 
 
@@ -206,7 +215,7 @@ async def test_token_without_scope_claim_tries_everything(
     simulator.oauth.access_tokens[bare] = simulator.oauth.access_tokens[real]
     client = make_client(simulator, session, clock, token=bare)
     fleet = {car.info.key: car for car in await client.async_get_volvo_vehicles()}
-    assert fleet[EX30].info.capabilities == {
+    assert commands_of(fleet[EX30].info) == {
         Capability.CLIMATE_CONTROL,
         Capability.DOOR_LOCK_CONTROL,
     }
@@ -229,7 +238,7 @@ async def test_a_car_whose_parts_fail_is_still_listed(
     listed = await cars(fresh)
     assert list(listed) == [EX30, XC40, XC60, XC90]
     assert listed[XC60].model is None
-    assert listed[XC60].capabilities == frozenset()
+    assert commands_of(listed[XC60]) == frozenset()
     assert listed[EX30].model == "EX30"
 
 

@@ -624,7 +624,11 @@ def test_vehicle_from_all_parts() -> None:
         "2024",
     )
     assert info.display_name == "Volvo EX30"
-    assert info.capabilities == {Capability.CLIMATE_CONTROL, Capability.DOOR_LOCK_CONTROL}
+    assert info.capabilities == {
+        Capability.CLIMATE_CONTROL,
+        Capability.DOOR_LOCK_CONTROL,
+        Capability.CHARGER_TYPE,
+    }
     assert car.energy_api
     assert "charging_current_limit_a" not in car.supported_fields
     assert info.unsupported == {"charging_current_limit"}
@@ -659,7 +663,7 @@ def test_scopes_limit_capabilities_and_location() -> None:
     commands = parse.command_names(ALL_COMMANDS)
     no_lock = frozenset(SCOPES) - {"conve:unlock", "location:read"}
     car = parse.vehicle(VIN_A, None, commands, None, scopes=no_lock)
-    assert car.info.capabilities == {Capability.CLIMATE_CONTROL}
+    assert car.info.capabilities == {Capability.CLIMATE_CONTROL, Capability.CHARGER_TYPE}
     assert not parse.LOCATION_FIELDS & car.supported_fields
     assert car.info.unsupported == {"location"}
     everything = parse.vehicle(VIN_A, None, commands, None, scopes=frozenset(SCOPES))
@@ -671,7 +675,8 @@ def test_unknown_parts_fall_back() -> None:
     """A car whose details, commands and capabilities all failed is still a car."""
     car = parse.vehicle(VIN_A, None, None, None)
     assert car.info.model is None
-    assert car.info.capabilities == frozenset()
+    # Only what comes with the (presumed) energy readings.
+    assert car.info.capabilities == {Capability.CHARGER_TYPE}
     assert car.energy_api  # unknown: worth asking
     assert car.supported_fields >= parse.ALL_ENERGY_FIELDS
 
@@ -693,6 +698,7 @@ def test_petrol_car_without_capabilities_has_no_energy() -> None:
         "charge_limit",
         "time_to_full",
     }
+    assert Capability.CHARGER_TYPE not in car.info.capabilities
     told = parse.vehicle(
         VIN_B, petrol, None, parse.energy_capabilities(capabilities_body(set(), api=False))
     )

@@ -45,6 +45,7 @@ CAPABILITIES: Final = frozenset(
         Capability.CABIN_TEMPERATURE,
         Capability.OUTSIDE_TEMPERATURE,
         Capability.SLEEP_STATE,
+        Capability.CHARGER_TYPE,
     }
 )
 

@@ -65,7 +65,9 @@ LOCK_READBACK: Final[dict[CommandType, bool]] = {
 
 # Volvo's API cannot start or stop charging, set the charge limit or the current (research B.9):
 # the energy readings are read-only.
-CAPABILITIES: Final = frozenset({Capability.CLIMATE_CONTROL, Capability.DOOR_LOCK_CONTROL})
+CAPABILITIES: Final = frozenset(
+    {Capability.CLIMATE_CONTROL, Capability.DOOR_LOCK_CONTROL, Capability.CHARGER_TYPE}
+)
 
 KM_PER_MILE: Final = 1.609344
 

@@ -321,6 +321,9 @@ def vehicle(
     if scopes is not None:
         found = frozenset(c for c in found if COMMAND_SCOPES.get(c, frozenset()) <= scopes)
     fields = supported_fields(energy, details, location=scopes is None or LOCATION_SCOPE in scopes)
+    if "connection_status" in fields:
+        # With the charger connection comes `chargingType`: AC or DC.
+        found |= {Capability.CHARGER_TYPE}
     return VolvoVehicle(
         info=VehicleInfo(
             id=vin,
