@@ -152,7 +152,11 @@ async def fleet_scale(hass: HomeAssistant) -> list[tuple[str, str]]:
         setup_requests = len(sim.volteras.request_log)
         # Again, under asyncio's slow-callback report.
         with StallMeter() as setup_stall:
-            await hass.config_entries.async_reload(entry.entry_id)
+            # In a task of its own: the meter leaves the benchmark's task out, and awaited from
+            # it, the whole set-up would run in that task's steps.
+            await asyncio.create_task(
+                hass.config_entries.async_reload(entry.entry_id), name="ev_cloud reload"
+            )
             await hass.async_block_till_done()
 
         per_minute: Counter[int] = Counter()
@@ -178,7 +182,10 @@ async def fleet_scale(hass: HomeAssistant) -> list[tuple[str, str]]:
     return [
         ("requests during set-up", str(setup_requests)),
         ("memory per car (objects the set-up added)", f"{memory / CARS / 1024:.0f} KiB"),
-        ("longest callback during set-up (asyncio debug)", f"{setup_stall.longest * 1000:.0f} ms"),
+        (
+            "longest callback during a reload: unload and set-up (asyncio debug)",
+            f"{setup_stall.longest * 1000:.0f} ms",
+        ),
         ("longest callback over 2 h of polling", f"{running_stall.longest * 1000:.0f} ms"),
         (
             "one full garbage collection of the heap (Python, not counted above)",

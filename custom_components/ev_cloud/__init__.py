@@ -20,6 +20,7 @@ from homeassistant.util.hass_dict import HassKey
 from .command import CommandOutcome, CommandRunner
 from .const import CONF_APP_DOMAIN, CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator, api_key_issue_id
+from .entity import async_remove_entities_gradually
 from .migration import async_migrate_entry
 from .model import (
     Capability,
@@ -144,6 +145,7 @@ def _async_listen_to_voice(hass: HomeAssistant, entry: EvCloudConfigEntry) -> No
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> bool:
     """Unload the platforms; coordinators and command workers stop with the entry."""
+    await async_remove_entities_gradually(hass, entry)
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

@@ -7,20 +7,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.entity_platform import (
+    AddConfigEntryEntitiesCallback,
+    async_get_platforms,
+)
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .command import CommandSupersededError
+from .const import DOMAIN
 from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
 
 # Cars whose entities are added before the event loop is given back.
 VEHICLES_PER_BATCH = 5
+# Entities removed before the event loop is given back (about five cars' worth).
+ENTITIES_PER_BATCH = 100
 # A confirmed value waits for the car's report at most this long.
 MAX_HOLD = timedelta(minutes=15)
 
@@ -179,4 +185,21 @@ async def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
         batch = current[start : start + VEHICLES_PER_BATCH]
         async_add_entities([entity for vehicle in batch for entity in entities(vehicle)])
         if start + VEHICLES_PER_BATCH < len(current):
+            await asyncio.sleep(0)
+
+
+async def async_remove_entities_gradually(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    """Take the entry's entities away a batch at a time, giving the event loop back in between.
+
+    Unloading a platform removes all its entities in one go: for a fleet's thousands that holds
+    the loop for more than a second. Removed here first, the unload finds the platforms empty.
+    """
+    for platform in async_get_platforms(hass, DOMAIN):
+        if platform.config_entry is None or platform.config_entry.entry_id != entry.entry_id:
+            continue
+        entity_ids = list(platform.entities)
+        for start in range(0, len(entity_ids), ENTITIES_PER_BATCH):
+            for entity_id in entity_ids[start : start + ENTITIES_PER_BATCH]:
+                if entity_id in platform.entities:
+                    await platform.async_remove_entity(entity_id)
             await asyncio.sleep(0)

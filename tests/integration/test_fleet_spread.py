@@ -1,10 +1,13 @@
-"""A fleet's reads spread over the interval instead of bunching at each boundary."""
+"""A fleet: reads spread over the interval instead of bunching; set-up and unload in batches."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from simulator import Simulator
@@ -41,3 +44,40 @@ async def test_cars_sharing_make_and_model_are_told_apart(
     names = {v.info.display_name for v in config_entry.runtime_data.vehicles.values()}
     assert f"Kia EV6 {first.vin[-4:]}" in names
     assert f"Kia EV6 {second.vin[-4:]}" in names
+
+
+async def test_unloading_gives_the_loop_back_between_batches(
+    hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Callbacks run while the entities go, not only before and after.
+
+    Home Assistant's own unload removes a platform's entities without yielding; a fleet's
+    thousands would hold the event loop for more than a second.
+    """
+    entity_ids = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), loaded_entry.entry_id)
+        if (state := hass.states.get(e.entity_id)) and state.state != "unavailable"
+    ]
+    assert len(entity_ids) > 20
+    seen: set[int] = set()
+
+    def live() -> list[str]:
+        # An unloaded entity's state stays behind as unavailable (restored: true).
+        return [
+            i for i in entity_ids if (state := hass.states.get(i)) and state.state != "unavailable"
+        ]
+
+    def look() -> None:
+        seen.add(len(live()))
+        if loaded_entry.state is ConfigEntryState.UNLOAD_IN_PROGRESS:
+            hass.loop.call_soon(look)
+
+    with patch("custom_components.ev_cloud.entity.ENTITIES_PER_BATCH", 5):
+        unload = hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id))
+        look()
+        assert await unload
+    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    # Seen part-way: some removed, some still there, more than once.
+    assert len({count for count in seen if 0 < count < len(entity_ids)}) >= 3
+    assert not live()
