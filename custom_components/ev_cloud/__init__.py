@@ -48,6 +48,8 @@ VOICE_USERS: HassKey[set[str]] = HassKey(f"{DOMAIN}_voice_users")
 VOICE_UNREGISTER: HassKey[Callable[[], None]] = HassKey(f"{DOMAIN}_voice_unregister")
 # From this many cars on, their regular reads are spread over the interval instead of bunched.
 SPREAD_FROM = 10
+# Cars whose first read is started before the event loop is given back.
+VEHICLES_PER_START = 20
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -84,12 +86,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     await fleet.async_config_entry_first_refresh()
 
     data = EvCloudData(spec=spec, client=client, fleet=fleet, usage=usage)
-    vehicles = [_create_vehicle(hass, entry, data, info) for info in _wanted(entry, fleet.data)]
-    if len(vehicles) >= SPREAD_FROM:
-        for vehicle in vehicles:
-            vehicle.coordinator.spread_first_read(phase(vehicle.info.key))
-    # All vehicles at once: setting up 50 cars must not take 50 round trips in a row.
-    await asyncio.gather(*(vehicle.coordinator.async_refresh() for vehicle in vehicles))
+    wanted = _wanted(entry, fleet.data)
+    vehicles: list[VehicleData] = []
+    first_reads: list[asyncio.Task[None]] = []
+    # All vehicles at once: setting up 50 cars must not take 50 round trips in a row. A fleet's
+    # are started a batch at a time, giving the event loop back in between.
+    for start in range(0, len(wanted), VEHICLES_PER_START):
+        for info in wanted[start : start + VEHICLES_PER_START]:
+            vehicle = _create_vehicle(hass, entry, data, info)
+            if len(wanted) >= SPREAD_FROM:
+                vehicle.coordinator.spread_first_read(phase(info.key))
+            vehicles.append(vehicle)
+            first_reads.append(
+                entry.async_create_task(
+                    hass,
+                    vehicle.coordinator.async_refresh(),
+                    f"{DOMAIN} first read",
+                    eager_start=False,
+                )
+            )
+        await asyncio.sleep(0)
+    await asyncio.gather(*first_reads)
     data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}
     entry.runtime_data = data
     if (push := async_setup_push(hass, entry)) is not None:
