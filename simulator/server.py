@@ -58,6 +58,8 @@ class Simulator:
         self.webhooks = webhooks.WebhookSender(self.volteras)
         self.url = ""
         self._runner: web.AppRunner | None = None
+        # Answers still being worked on after their caller gave up.
+        self._late_answers: set[asyncio.Future[web.StreamResponse]] = set()
 
     @property
     def command_delay(self) -> float:
@@ -115,7 +117,9 @@ class Simulator:
         return self.url
 
     async def stop(self) -> None:
-        """Stop listening and close connections."""
+        """Stop listening and close connections; late answers nobody waits for are dropped."""
+        for late in list(self._late_answers):
+            late.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -146,12 +150,23 @@ class Simulator:
         if fault is None:
             return await handler(request)
         if fault.kind is FaultKind.TIMEOUT:
-            # The answer comes, but later than the client waits.
-            await asyncio.sleep(float(fault.params.get("delay", 30)))
-            return await handler(request)
+            # The answer comes, but later than the client waits; what the request asked is done
+            # all the same (a command reaches the car though its caller hung up).
+            await request.read()
+            late = asyncio.ensure_future(
+                self._late(handler, request, float(fault.params.get("delay", 30)))
+            )
+            self._late_answers.add(late)
+            late.add_done_callback(self._late_answers.discard)
+            return await asyncio.shield(late)
         if request.path.startswith(volvo_routes.PREFIXES):
             return volvo_routes.fault_response(fault)
         return self._fault_response(fault)
+
+    @staticmethod
+    async def _late(handler: Handler, request: web.Request, delay: float) -> web.StreamResponse:
+        await asyncio.sleep(delay)
+        return await handler(request)
 
     def _fault_response(self, fault: Fault) -> web.Response:
         now = self.now()

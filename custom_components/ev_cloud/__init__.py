@@ -22,15 +22,7 @@ from .const import CONF_APP_DOMAIN, CONF_EXCLUDED_VEHICLES, DOMAIN, LOGGER
 from .coordinator import FleetCoordinator, VehicleCoordinator, api_key_issue_id
 from .entity import async_remove_entities_gradually
 from .migration import async_migrate_entry
-from .model import (
-    Capability,
-    CommandStatus,
-    CommandType,
-    FailureReason,
-    VehicleInfo,
-    log_hash,
-    phase,
-)
+from .model import CommandStatus, FailureReason, VehicleInfo, log_hash, phase, shows_in_a_reading
 from .oauth import create_entry_client
 from .providers import ClosableProvider, KeyPairingProvider
 from .push import PushChannel, async_setup_push
@@ -211,7 +203,7 @@ def _create_vehicle(
         # A timed-out command may still be carried out: read the car soon either way.
         if (
             outcome.status is CommandStatus.EXECUTED or outcome.reason is FailureReason.TIMEOUT
-        ) and _shows_in_a_reading(info, outcome.command.type):
+        ) and shows_in_a_reading(info, outcome.command.type):
             coordinator.note_command()
         # The last-command sensor changes; the readings and the poll schedule do not.
         coordinator.async_update_listeners()
@@ -229,13 +221,6 @@ def _create_vehicle(
     if data.push is not None:
         _listen_to_push(vehicle, data.push)
     return vehicle
-
-
-def _shows_in_a_reading(info: VehicleInfo, command: CommandType) -> bool:
-    """Whether reading the car can show the command's effect (else no read is spent on it)."""
-    if command in (CommandType.CLIMATE_ON, CommandType.CLIMATE_OFF, CommandType.SET_TEMPERATURE):
-        return Capability.CLIMATE_READBACK in info.capabilities
-    return True
 
 
 def _listen_to_push(vehicle: VehicleData, push: PushChannel) -> None:

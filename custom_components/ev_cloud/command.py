@@ -21,7 +21,16 @@ from typing import Any
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN, LOGGER
-from .model import Capability, Command, CommandExecution, CommandStatus, FailureReason, VehicleInfo
+from .model import (
+    Capability,
+    Command,
+    CommandExecution,
+    CommandStatus,
+    FailureReason,
+    VehicleInfo,
+    command_shown,
+    shows_in_a_reading,
+)
 from .providers import ProviderSpec, VehicleProvider
 from .providers.errors import (
     ApiKeyRejectedError,
@@ -33,6 +42,7 @@ from .providers.errors import (
     PermissionDeniedError,
     ProviderError,
     RateLimitedError,
+    TimedOutError,
     VehicleUnavailableError,
 )
 
@@ -45,6 +55,9 @@ POLL_DELAYS = (1.0, 2.0, 3.0, 5.0, 10.0)
 PUSH_POLL_DELAYS = (30.0, 60.0)
 # Pushed results kept for executions nobody waits on yet (the push can beat the send's answer).
 PUSHED_KEPT = 32
+# A send that got no answer may still have reached the car: this long, reading the car may show
+# it did (each read may be billed, so the window is short).
+CONFIRM_WINDOW = 30.0
 
 type TaskStarter = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
 
@@ -287,7 +300,10 @@ class CommandRunner:
         error, time-out, rate limit or refused read while following says nothing about the car,
         so the command is followed on until its own deadline.
         """
-        execution = await self._provider.async_send_command(self._vehicle, command)
+        try:
+            execution = await self._provider.async_send_command(self._vehicle, command)
+        except TimedOutError:
+            return await self._async_confirm_by_reading(command)
         loop = asyncio.get_running_loop()
         # The provider's own time-out, within sane bounds: its unit is not documented.
         timeout = min(
@@ -324,6 +340,38 @@ class CommandRunner:
                     "Still following a command for %s after: %s", self._vehicle.log_name, err
                 )
         return execution
+
+    async def _async_confirm_by_reading(self, command: Command) -> CommandExecution:
+        """The send got no answer: read the car until it shows the command done, for a while.
+
+        Where no reading can show the command (no climate read-back), the time-out stands. A
+        reading that fails, or lacks the value, settles nothing: the next one may not.
+        """
+        if not shows_in_a_reading(self._vehicle, command.type):
+            raise _FollowTimeoutError
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONFIRM_WINDOW
+        attempt = 0
+        while True:
+            delay = self.poll_delays[min(attempt, len(self.poll_delays) - 1)]
+            attempt += 1
+            if loop.time() + delay >= deadline:
+                raise _FollowTimeoutError
+            await asyncio.sleep(delay)
+            try:
+                state = await self._provider.async_get_state(self._vehicle)
+            except AuthenticationError:
+                raise
+            except ProviderError as err:
+                LOGGER.debug("Reading %s to confirm a command: %s", self._vehicle.log_name, err)
+                continue
+            if command_shown(command, state):
+                LOGGER.debug(
+                    "%s for %s: no answer, but the car shows it done",
+                    command.type,
+                    self._vehicle.log_name,
+                )
+                return CommandExecution(id=None, type=command.type, status=CommandStatus.EXECUTED)
 
     def _report(self, outcome: CommandOutcome) -> None:
         self.last_outcome = outcome

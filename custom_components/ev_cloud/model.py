@@ -132,6 +132,51 @@ class CommandStatus(StrEnum):
     FAILED = "failed"
 
 
+def shows_in_a_reading(info: VehicleInfo, command: CommandType) -> bool:
+    """Whether reading the car can show the command's effect (else no read is spent on it)."""
+    if command in (CommandType.CLIMATE_ON, CommandType.CLIMATE_OFF, CommandType.SET_TEMPERATURE):
+        return Capability.CLIMATE_READBACK in info.capabilities
+    return True
+
+
+def command_shown(command: Command, state: VehicleState) -> bool | None:
+    """Whether a reading shows the command carried out; None where the reading cannot say.
+
+    For a command whose answer never came: the car may have acted on it all the same.
+    """
+
+    def equal(reading: float | None) -> bool | None:
+        if reading is None or command.value is None:
+            return None
+        return abs(reading - command.value) < 0.25
+
+    charging = state.charging
+    if charging is None and state.charging_state is not None:
+        charging = state.charging_state in (ChargingState.STARTING, ChargingState.CHARGING)
+    match command.type:
+        case CommandType.START_CHARGING:
+            return charging
+        case CommandType.STOP_CHARGING:
+            return None if charging is None else not charging
+        case CommandType.OPEN_CHARGE_PORT | CommandType.CLOSE_CHARGE_PORT:
+            wanted = command.type is CommandType.OPEN_CHARGE_PORT
+            return None if state.charge_port_open is None else state.charge_port_open is wanted
+        case CommandType.CLIMATE_ON | CommandType.CLIMATE_OFF:
+            wanted = command.type is CommandType.CLIMATE_ON
+            return None if state.climate_on is None else state.climate_on is wanted
+        case CommandType.LOCK_DOORS | CommandType.UNLOCK_DOORS:
+            wanted = command.type is CommandType.LOCK_DOORS
+            return None if state.locked is None else state.locked is wanted
+        case CommandType.SET_CHARGE_LIMIT:
+            return equal(state.charge_limit)
+        case CommandType.SET_CHARGING_CURRENT:
+            return equal(state.charging_current_a)
+        case CommandType.SET_TEMPERATURE:
+            return equal(state.target_temperature_c)
+        case CommandType.WAKE_UP:
+            return not state.asleep
+
+
 def phase(value: str) -> float:
     """A stable number in [0, 1) for `value`: where in an interval this car's reads fall."""
     return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) / 2**32

@@ -85,6 +85,7 @@ UNAVAILABLE = "unavailable, retried"
 KEPT = "last data kept, backs off"
 ASLEEP = "last data kept, shown asleep"
 ERROR = "command fails"
+CONFIRMED = "executed, confirmed by reading the car"
 
 MATRIX: dict[tuple[str, Phase], Outcome] = {
     ("refresh refused (401 at token)", Phase.SETUP): Outcome("set-up fails", reauth=True),
@@ -120,7 +121,7 @@ MATRIX: dict[tuple[str, Phase], Outcome] = {
     ("5xx", Phase.SEND): Outcome(ERROR + " (cloud error)"),
     ("time-out", Phase.SETUP): Outcome(RETRY),
     ("time-out", Phase.POLL): Outcome(UNAVAILABLE),
-    ("time-out", Phase.SEND): Outcome(ERROR + " (cloud error)"),
+    ("time-out", Phase.SEND): Outcome(CONFIRMED),
     ("malformed JSON", Phase.SETUP): Outcome(RETRY),
     ("malformed JSON", Phase.POLL): Outcome(UNAVAILABLE),
     ("malformed JSON", Phase.SEND): Outcome(ERROR + " (cloud error)"),
@@ -307,6 +308,9 @@ async def _async_check_command(
     hass: HomeAssistant, simulator: Simulator, expected: Outcome
 ) -> None:
     lock = entity(hass, LOCK_DOMAIN, BLUE, "door_lock")
+    if expected.result == CONFIRMED:
+        await _async_check_confirmed(hass, simulator, lock)
+        return
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
             LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True
@@ -321,6 +325,24 @@ async def _async_check_command(
             LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True
         )
         assert simulator.tesla.cars[BLUE].locked is True
+
+
+async def _async_check_confirmed(hass: HomeAssistant, simulator: Simulator, lock: str) -> None:
+    """The request times out, the car locks later all the same: a read confirms it.
+
+    Without the read, the user would be told the command failed while the car carried it out.
+    """
+    reads = simulator.tesla.meter["data"]
+    for vehicle in hass.config_entries.async_entries(DOMAIN)[0].runtime_data.vehicles.values():
+        # Real time: the simulated car locks 0.9 s after the request the client gave up on.
+        vehicle.commands.poll_delays = (0.25,)
+    await hass.services.async_call(LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True)
+    assert simulator.tesla.cars[BLUE].locked is True
+    last = hass.states.get(entity(hass, "sensor", BLUE, "last_command"))
+    assert last.state == "executed"
+    # A few billed reads, only while the answer was missing.
+    assert 1 <= simulator.tesla.meter["data"] - reads <= 6
+    assert not reauth_started(hass)
 
 
 async def test_a_refused_token_is_refreshed_once_for_all_cars(

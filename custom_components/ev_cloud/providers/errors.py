@@ -63,6 +63,10 @@ class TransientError(ProviderError):
     """Server error, time-out, unreachable host or malformed answer: try again later."""
 
 
+class TimedOutError(TransientError):
+    """No answer in time: the request may still have been carried out."""
+
+
 class SetupCheckError(ProviderError):
     """One set-up step the owner does outside Home Assistant is not done (or not right).
 

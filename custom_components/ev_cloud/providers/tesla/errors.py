@@ -22,6 +22,7 @@ from ..errors import (
     PermissionDeniedError,
     ProviderError,
     RateLimitedError,
+    TimedOutError,
     TransientError,
     VehicleUnavailableError,
 )
@@ -89,7 +90,7 @@ async def provider_call[T](call: Awaitable[T]) -> T:
     except tesla.LibraryError as err:
         raise TransientError(f"Tesla library error ({type(err).__name__})") from err
     except TimeoutError as err:
-        raise TransientError("Tesla did not answer in time") from err
+        raise TimedOutError("Tesla did not answer in time") from err
     except aiohttp.ClientError as err:
         raise TransientError(f"Tesla unreachable ({type(err).__name__})") from err
     except OSError as err:

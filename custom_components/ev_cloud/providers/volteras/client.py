@@ -21,6 +21,7 @@ from ..errors import (
     PermissionDeniedError,
     ProviderError,
     RateLimitedError,
+    TimedOutError,
     TransientError,
 )
 from . import parse
@@ -242,7 +243,7 @@ class VolterasClient:
         except ProviderError:
             raise
         except TimeoutError as err:
-            raise TransientError(f"Volteras did not answer {method} in time") from err
+            raise TimedOutError(f"Volteras did not answer {method} in time") from err
         except aiohttp.ClientError as err:
             raise TransientError(f"Volteras unreachable: {type(err).__name__}") from err
         if body is _MALFORMED:
