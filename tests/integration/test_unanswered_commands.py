@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from simulator import Simulator
 
 from .test_commands import entity, vehicle_by_make
+from .test_fault_matrix import TOKEN_PATH, reauth_started
 
 REQUEST_TIMEOUT = 0.2
 TELEMETRY = "/v1/vehicles/{vehicle_id}/telemetry"
@@ -83,3 +84,23 @@ async def test_nothing_is_read_where_no_reading_could_show_it(
         await turn_on(hass, entity(hass, SWITCH_DOMAIN, car, "climate"))
     assert err.value.translation_key == "command_failed_timeout"
     assert telemetry_reads(simulator) == before
+
+
+async def test_a_refused_sign_in_while_confirming_asks_for_it(
+    hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The grant is revoked while the car is read: the command fails and sign-in is asked for."""
+    tesla = vehicle_by_make(simulator, "TESLA")
+    simulator.faults.set("timeout", path="command-execution:", delay=REQUEST_TIMEOUT * 2)
+
+    def revoke() -> None:
+        # After the client gave up on the send, before the first confirming read.
+        simulator.volteras.revoke_tokens()
+        simulator.faults.set("unauthorized", path=TOKEN_PATH)
+
+    hass.loop.call_later(REQUEST_TIMEOUT + 0.05, revoke)
+    with pytest.raises(HomeAssistantError) as err:
+        await turn_on(hass, entity(hass, SWITCH_DOMAIN, tesla, "charge"))
+    assert err.value.translation_key == "command_failed_not_permitted"
+    await hass.async_block_till_done()
+    assert reauth_started(hass)
