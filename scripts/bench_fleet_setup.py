@@ -8,7 +8,8 @@ share the interpreter lock and the heap with Home Assistant.
 A sample measures, in one process:
 - the first set-up of the entry (empty registries, as right after the config flow),
 - a restart's set-up (a reload: the registries already hold every device and entity),
-- the 500 first reads on their own (the part of the set-up that is the cloud's), and
+- the 500 first reads on their own (the part of the set-up that is the cloud's),
+- the longest callback of one more reload, under asyncio's debug mode (which slows it), and
 in a second process, Home Assistant's floor: as many bare entities (fixed name and value, no
 coordinator, no translation), on as many devices, enabled and disabled alike, added the same way.
 
@@ -53,6 +54,8 @@ class SetupSample:
     first_setup: float
     restart_setup: float
     first_reads: float
+    # The longest callback of a reload (unload and set-up) under asyncio's debug mode.
+    longest_callback: float
     enabled: int
     disabled: int
     devices: int
@@ -100,6 +103,7 @@ async def _timed(hass: HomeAssistant, work: Awaitable[Any]) -> float:
 
 async def _sample() -> SetupSample:
     from .bench import entry_for  # noqa: PLC0415 - bench imports bench_fleet, which imports this
+    from .bench_fleet import StallMeter  # noqa: PLC0415 - as above
 
     with simulator_process() as url:
         async with home_assistant() as hass:
@@ -112,11 +116,17 @@ async def _sample() -> SetupSample:
             disabled = sum(1 for e in entities if e.disabled_by is not None)
             coordinators = [v.coordinator for v in entry.runtime_data.vehicles.values()]
             reads = await _timed(hass, asyncio.gather(*(c.async_refresh() for c in coordinators)))
+            with StallMeter() as stall:
+                # In a task of its own: the meter leaves this one out, and awaited from it, the
+                # whole reload would run in this task's steps.
+                reload = hass.config_entries.async_reload(entry.entry_id)
+                await _timed(hass, asyncio.create_task(reload, name="ev_cloud reload"))
             await hass.config_entries.async_unload(entry.entry_id)
     return SetupSample(
         first_setup=first,
         restart_setup=restart,
         first_reads=reads,
+        longest_callback=stall.longest,
         enabled=len(entities) - disabled,
         disabled=disabled,
         devices=len({e.device_id for e in entities}),
@@ -204,8 +214,12 @@ def rows(samples: list[SetupSample]) -> list[tuple[str, str]]:
         ),
         (f"first set-up, median of {len(samples)} fresh processes (range)", figure("first_setup")),
         ("set-up at a restart (registries filled)", figure("restart_setup")),
-        ("of which the 500 first reads", figure("first_reads")),
+        ("reading all 500 cars at once (part of each set-up)", figure("first_reads")),
         ("Home Assistant alone: as many bare entities on as many devices", figure("floor")),
+        (
+            "longest callback during a reload: unload and set-up (asyncio debug, GC paused)",
+            f"{max(s.longest_callback for s in samples) * 1000:.0f} ms (the most of {len(samples)})",
+        ),
     ]
 
 

@@ -41,7 +41,7 @@ VOICE_UNREGISTER: HassKey[Callable[[], None]] = HassKey(f"{DOMAIN}_voice_unregis
 # From this many cars on, their regular reads are spread over the interval instead of bunched.
 SPREAD_FROM = 10
 # Cars whose first read is started before the event loop is given back.
-VEHICLES_PER_START = 20
+VEHICLES_PER_START = 10
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,

@@ -25,8 +25,8 @@ from .runtime import EvCloudConfigEntry, VehicleData
 
 # Cars whose entities are added before the event loop is given back.
 VEHICLES_PER_BATCH = 5
-# Entities removed before the event loop is given back (about five cars' worth).
-ENTITIES_PER_BATCH = 100
+# Entities removed before the event loop is given back (a few cars' worth).
+ENTITIES_PER_BATCH = 50
 # A confirmed value waits for the car's report at most this long.
 MAX_HOLD = timedelta(minutes=15)
 
