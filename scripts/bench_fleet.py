@@ -58,6 +58,10 @@ class StallMeter(logging.Handler):
         if found is not None and float(found.group(1)) > self.longest:
             self.longest, self.culprit = float(found.group(1)), message[:300]
 
+    def reported(self) -> str:
+        """The longest, or that none passed the report's 10 ms threshold."""
+        return f"{self.longest * 1000:.0f} ms" if self.longest else "none over 10 ms"
+
     def __enter__(self) -> Self:
         """Report every callback over 10 ms, with Python's garbage collector paused.
 
@@ -188,7 +192,7 @@ async def fleet_scale(hass: HomeAssistant) -> list[tuple[str, str]]:
     return [
         ("requests during set-up", str(setup_requests)),
         ("memory per car (objects the set-up added)", f"{memory / CARS / 1024:.0f} KiB"),
-        ("longest callback over 2 h of polling", f"{running_stall.longest * 1000:.0f} ms"),
+        ("longest callback over 2 h of polling", running_stall.reported()),
         (
             "one full garbage collection of the heap (Python, not counted above)",
             f"{collection:.0f} ms",
