@@ -218,8 +218,10 @@ def rows(samples: list[SetupSample]) -> list[tuple[str, str]]:
         ("Home Assistant alone: as many bare entities on as many devices", figure("floor")),
         (
             "longest callback during a reload: unload and set-up (asyncio debug, GC paused)",
-            f"{max(s.longest_callback for s in samples) * 1000:.0f} ms (the most of "
-            f"{len(samples)}; asyncio reports those over 10 ms)",
+            (
+                f"{max(s.longest_callback for s in samples) * 1000:.0f} ms (the most of "
+                f"{len(samples)}; asyncio reports those over 10 ms)"
+            ),
         ),
     ]
 
