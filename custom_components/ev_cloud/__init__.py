@@ -25,7 +25,7 @@ from .migration import async_migrate_entry
 from .model import CommandStatus, FailureReason, VehicleInfo, log_hash, phase, shows_in_a_reading
 from .oauth import create_entry_client
 from .providers import ClosableProvider, KeyPairingProvider
-from .push import PushChannel, async_setup_push
+from .push import PushChannel, async_setup_push, push_store
 from .runtime import (
     EvCloudConfigEntry,
     EvCloudData,
@@ -101,7 +101,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     await asyncio.gather(*first_reads)
     data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}
     entry.runtime_data = data
-    if (push := async_setup_push(hass, entry)) is not None:
+    if (push := await async_setup_push(hass, entry)) is not None:
         data.push = push
         for vehicle in vehicles:
             _listen_to_push(vehicle, push)
@@ -159,8 +159,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
-    """A deleted entry leaves no repair issue behind (a refused key outlives set-up retries)."""
+    """A deleted entry leaves nothing behind: no repair issue, no webhook record.
+
+    A refused key's issue outlives set-up retries; the webhook's last delivery is kept on disk.
+    """
     ir.async_delete_issue(hass, DOMAIN, api_key_issue_id(entry))
+    await push_store(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

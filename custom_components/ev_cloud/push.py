@@ -3,7 +3,9 @@
 A verified delivery updates its car at once and pushes the next poll out; a command's pushed
 result settles it without follow-up reads. While deliveries keep coming, each car is only read
 for consistency every few hours; when they stop, the regular polling takes over by itself.
-Refused deliveries are counted by reason and logged at debug level, never raised.
+Refused deliveries are counted by reason and logged at debug level, never raised. When the last
+delivery came is kept over a restart: a parked car may push nothing for hours, and a channel
+that worked before the restart is trusted as it was until its silence says otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_WEBHOOK_SECRET, DOMAIN, LOGGER
@@ -27,15 +30,43 @@ from .runtime import EvCloudConfigEntry
 # may send nothing for hours, so this is longer than the consistency reads' interval: those
 # keep the data at most a few hours old even if the webhook broke.
 PUSH_SILENCE = timedelta(hours=24)
+STORAGE_VERSION = 1
+# Deliveries may come every minute; when the last one came is written at most this often.
+SAVE_DELAY = 300
+
+
+def push_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, str]]:
+    """Where an entry's channel keeps when it last accepted a delivery."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.push.{entry_id}")
 
 
 class PushChannel:
     """One entry's webhook: its receiver and when it last heard from the provider."""
 
-    def __init__(self, receiver: PushReceiver) -> None:
-        """Nothing heard yet."""
+    def __init__(
+        self,
+        receiver: PushReceiver,
+        store: Store[dict[str, str]],
+        last_accepted: datetime | None = None,
+    ) -> None:
+        """What was heard before a restart, if anything."""
         self.receiver = receiver
-        self.last_accepted: datetime | None = None
+        self.last_accepted = last_accepted
+        self._store = store
+
+    @callback
+    def accepted(self) -> None:
+        """A delivery was verified now."""
+        self.last_accepted = dt_util.utcnow()
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
+
+    async def async_save(self) -> None:
+        """Write when the last delivery came now (the entry unloads)."""
+        if self.last_accepted is not None:
+            await self._store.async_save(self._stored())
+
+    def _stored(self) -> dict[str, str]:
+        return {"last_accepted": self.last_accepted.isoformat()} if self.last_accepted else {}
 
     @property
     def counts(self) -> Counter[str]:
@@ -62,7 +93,7 @@ async def async_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
         return None
 
 
-def async_setup_push(hass: HomeAssistant, entry: EvCloudConfigEntry) -> PushChannel | None:
+async def async_setup_push(hass: HomeAssistant, entry: EvCloudConfigEntry) -> PushChannel | None:
     """Listen on the entry's webhook when the provider pushes and a signing secret is set."""
     spec = entry.runtime_data.spec
     secret = entry.options.get(CONF_WEBHOOK_SECRET)
@@ -74,7 +105,11 @@ def async_setup_push(hass: HomeAssistant, entry: EvCloudConfigEntry) -> PushChan
     except ValueError:
         LOGGER.warning("The webhook signing secret of %s is not valid; polling only", entry.title)
         return None
-    channel = PushChannel(receiver)
+    store = push_store(hass, entry.entry_id)
+    stored = await store.async_load() or {}
+    last = dt_util.parse_datetime(str(stored.get("last_accepted", "")))
+    channel = PushChannel(receiver, store, last)
+    entry.async_on_unload(channel.async_save)
 
     async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
         body = await request.read()
@@ -84,7 +119,7 @@ def async_setup_push(hass: HomeAssistant, entry: EvCloudConfigEntry) -> PushChan
             LOGGER.debug("Refused a webhook delivery for %s: %s", entry.title, err.code)
             # Svix retries anything but 2xx; a genuine but useless delivery is acknowledged.
             return web.Response(status=200 if err.acknowledge else 401)
-        channel.last_accepted = dt_util.utcnow()
+        channel.accepted()
         _dispatch(hass, entry, event)
         return web.Response(status=200)
 

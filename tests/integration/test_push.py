@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
@@ -263,3 +264,50 @@ async def test_options_of_a_provider_that_does_not_push_have_no_webhook(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {"active_interval": 600, "plugged_interval": 900, "idle_interval": 1800}
+
+
+async def test_a_restart_keeps_a_working_channel(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    pushing_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A parked car may push nothing for hours: a channel that worked stays trusted."""
+    tesla = vehicle_by_make(simulator, "TESLA")
+    await simulator.webhooks.send_telemetry(tesla)
+    await hass.async_block_till_done()
+    heard = pushing_entry.runtime_data.push.last_accepted
+    assert heard is not None
+    assert await hass.config_entries.async_reload(pushing_entry.entry_id)
+    await hass.async_block_till_done()
+    push = pushing_entry.runtime_data.push
+    assert push.last_accepted == heard
+    assert push.alive()
+    coordinator = coordinator_of(pushing_entry, simulator, tesla)
+    await coordinator.async_refresh()
+    assert coordinator.poll_reason is PollReason.PUSH
+    # Gone with the entry.
+    key = f"{DOMAIN}.push.{pushing_entry.entry_id}"
+    assert key in hass_storage
+    assert await hass.config_entries.async_remove(pushing_entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+
+
+async def test_a_channel_silent_for_a_day_is_not_trusted_after_a_restart(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    pushing_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The last delivery came more than a day before the restart: polling as usual."""
+    tesla = vehicle_by_make(simulator, "TESLA")
+    await simulator.webhooks.send_telemetry(tesla)
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(hours=25))
+    assert await hass.config_entries.async_reload(pushing_entry.entry_id)
+    await hass.async_block_till_done()
+    push = pushing_entry.runtime_data.push
+    assert push.last_accepted is not None
+    assert not push.alive()
+    assert coordinator_of(pushing_entry, simulator, tesla).poll_reason is not PollReason.PUSH
