@@ -18,6 +18,7 @@ from datetime import datetime
 import statistics
 import time
 from typing import NamedTuple
+from unittest.mock import patch
 
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
@@ -360,7 +361,39 @@ async def command_round_trips(
         follow_ups = sum(1 for m, p in sim.volteras.request_log if "command-executions/" in p)
         results["_requests_per_command"] = [(commands + follow_ups) / commands]
         await hass.config_entries.async_remove(entry.entry_id)
+    for _ in range(repeats):
+        seconds, reads = await _unanswered_start(hass, command_delay)
+        results.setdefault(UNANSWERED, []).append(seconds)
+        results.setdefault("_confirming_reads", []).append(reads)
     return results
+
+
+UNANSWERED = (
+    "start charging, send unanswered (client gives up at 1 s, Volteras answers at 2 s, "
+    "the car charges after the command delay)"
+)
+
+
+async def _unanswered_start(hass: HomeAssistant, command_delay: float) -> tuple[float, int]:
+    """Start charging where Volteras answers the send after the client gave up; the car acts.
+
+    Seconds to the confirmation (by reading the car) and the reads it took. An entry of its own:
+    the client's time-out is fixed when the entry sets up.
+    """
+    async with Simulator(command_delay=command_delay) as sim:
+        vehicle_id = next(vid for vid, v in sim.volteras.vehicles.items() if v.make == "TESLA")
+        entry = entry_for(sim, [vid for vid in sim.volteras.vehicles if vid != vehicle_id])
+        with patch("custom_components.ev_cloud.providers.volteras.const.REQUEST_TIMEOUT", 1.0):
+            await setup_entry(hass, entry)
+        target = entity_id(hass, "switch", vehicle_id, "charge")
+        sim.faults.set("timeout", path="command-execution:", count=1, delay=2.0)
+        before = sum(1 for _, p in sim.volteras.request_log if p.endswith("/telemetry"))
+        started = time.perf_counter()
+        await hass.services.async_call("switch", "turn_on", {"entity_id": target}, blocking=True)
+        seconds = time.perf_counter() - started
+        reads = sum(1 for _, p in sim.volteras.request_log if p.endswith("/telemetry")) - before
+        await hass.config_entries.async_remove(entry.entry_id)
+    return seconds, reads
 
 
 async def setup_time(hass: HomeAssistant, vehicles: int) -> tuple[float, int]:
@@ -397,6 +430,7 @@ async def run_all(hass: HomeAssistant, repeats: int, command_delay: float) -> No
 
     trips = await command_round_trips(hass, command_delay, repeats)
     per_command = trips.pop("_requests_per_command")[0]
+    confirming_reads = trips.pop("_confirming_reads")
     print_table(
         f"Command round trip (Volteras; simulator settles commands after {command_delay:g} s, "
         f"{repeats} runs each)",
@@ -407,6 +441,10 @@ async def run_all(hass: HomeAssistant, repeats: int, command_delay: float) -> No
         ],
     )
     print(f"\nRequests per command (send + follow-ups): {per_command:.1f}")
+    print(
+        "Unanswered send: the car is read until it shows the command done; reads it took: "
+        + ", ".join(str(r) for r in confirming_reads)
+    )
 
     rows = []
     for count in (1, 50):
