@@ -80,3 +80,11 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: ti
     freezer.tick(delta)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+def slow_commands(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """Commands stay PENDING for a moment and are followed at a realistic (scaled) pace."""
+    simulator.command_delay = 0.3
+    monkeypatch.setattr("custom_components.ev_cloud.command.POLL_DELAYS", (0.05, 0.1))
+    return simulator

@@ -59,14 +59,6 @@ def record_states(hass: HomeAssistant, entity_id: str) -> list[str]:
     return seen
 
 
-@pytest.fixture
-def slow_commands(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
-    """Commands stay PENDING for a moment and are followed at a realistic (scaled) pace."""
-    simulator.command_delay = 0.3
-    monkeypatch.setattr("custom_components.ev_cloud.command.POLL_DELAYS", (0.05, 0.1))
-    return simulator
-
-
 async def test_commands_never_postpone_reads(
     hass: HomeAssistant,
     simulator: Simulator,

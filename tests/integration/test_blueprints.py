@@ -504,11 +504,15 @@ def alert_inputs(
 
 async def test_alert_on_a_failed_command_gives_the_reason(
     hass: HomeAssistant,
-    simulator: Simulator,
+    slow_commands: Simulator,
     loaded_entry: MockConfigEntry,
     notifications: list[dict[str, Any]],
 ) -> None:
-    """The car refuses a command: the notification carries EV Cloud's message for it."""
+    """The car refuses a command after it was pending: the notification carries the reason.
+
+    Real time: each command is pending for 0.3 s first, which is no news either.
+    """
+    simulator = slow_commands
     vehicle_id = vehicle_by_make(simulator, "TESLA")
     await use_blueprint(hass, ALERTS, alert_inputs(hass, vehicle_id))
     lock = entity(hass, LOCK_DOMAIN, vehicle_id, "door_lock")

@@ -1,7 +1,8 @@
 """Assist: the sentences people say, through Home Assistant's real conversation agent.
 
 The simulator's cars: a Tesla Model 3 (plugged in, not charging), a Volkswagen ID.4 (parked,
-unplugged) and a Polestar 2 (charging).
+unplugged) and a Polestar 2 (charging). Commands stay pending for 0.3 s of real time and are
+followed as they would be, so an answer is spoken only once the car settled the command.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from simulator import Simulator
 
 from .test_commands import entity, vehicle_by_make
+
+pytestmark = pytest.mark.usefixtures("slow_commands")
 
 
 @pytest.fixture
@@ -42,6 +45,17 @@ async def test_start_and_stop_charging(
     assert tesla.charging is True
     assert await say(hass, "stop charging Tesla Model 3") == "Charging stopped on Tesla Model 3."
     assert tesla.charging is False
+
+
+async def test_a_command_the_car_refuses_is_answered_with_the_reason(
+    hass: HomeAssistant, assist: None, simulator: Simulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Pending first, then refused by the car: Assist says why instead of "started"."""
+    volkswagen = simulator.volteras.vehicles[vehicle_by_make(simulator, "VOLKSWAGEN")]
+    answer = await say(hass, "start charging the Volkswagen ID.4")
+    assert "plugged in" in answer
+    assert "started" not in answer
+    assert volkswagen.charging is False
 
 
 async def test_charge_limit_checked_then_sent(
