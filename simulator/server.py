@@ -118,8 +118,10 @@ class Simulator:
 
     async def stop(self) -> None:
         """Stop listening and close connections; late answers nobody waits for are dropped."""
-        for late in list(self._late_answers):
+        late_answers = list(self._late_answers)
+        for late in late_answers:
             late.cancel()
+        await asyncio.gather(*late_answers, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -157,11 +159,17 @@ class Simulator:
                 self._late(handler, request, float(fault.params.get("delay", 30)))
             )
             self._late_answers.add(late)
-            late.add_done_callback(self._late_answers.discard)
+            late.add_done_callback(self._late_answer_done)
             return await asyncio.shield(late)
         if request.path.startswith(volvo_routes.PREFIXES):
             return volvo_routes.fault_response(fault)
         return self._fault_response(fault)
+
+    def _late_answer_done(self, late: asyncio.Future[web.StreamResponse]) -> None:
+        self._late_answers.discard(late)
+        if not late.cancelled():
+            # Whoever hung up never reads it; an error in it is the simulator's answer anyway.
+            late.exception()
 
     @staticmethod
     async def _late(handler: Handler, request: web.Request, delay: float) -> web.StreamResponse:

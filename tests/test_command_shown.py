@@ -67,6 +67,14 @@ def reading(**values: Any) -> VehicleState:
         ),
         (Command(type=CommandType.SET_TEMPERATURE, value=21.5), reading(), None),
         (Command(type=CommandType.WAKE_UP), reading(asleep=True), False),
+        # The provider sends the value rounded to the car's step (80.4 % → 80 %, 0.5 °C).
+        (Command(type=CommandType.SET_CHARGE_LIMIT, value=80.4), reading(charge_limit=80.0), True),
+        (Command(type=CommandType.SET_CHARGE_LIMIT, value=81), reading(charge_limit=80.0), False),
+        (
+            Command(type=CommandType.SET_TEMPERATURE, value=21.25),
+            reading(target_temperature_c=21.5),
+            True,
+        ),
     ],
 )
 def test_command_shown(command: Command, state: VehicleState, shown: bool | None) -> None:

@@ -83,22 +83,29 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvCloudConfigEntry) -> b
     first_reads: list[asyncio.Task[None]] = []
     # All vehicles at once: setting up 50 cars must not take 50 round trips in a row. A fleet's
     # are started a batch at a time, giving the event loop back in between.
-    for start in range(0, len(wanted), VEHICLES_PER_START):
-        for info in wanted[start : start + VEHICLES_PER_START]:
-            vehicle = _create_vehicle(hass, entry, data, info)
-            if len(wanted) >= SPREAD_FROM:
-                vehicle.coordinator.spread_first_read(phase(info.key))
-            vehicles.append(vehicle)
-            first_reads.append(
-                entry.async_create_task(
-                    hass,
-                    vehicle.coordinator.async_refresh(),
-                    f"{DOMAIN} first read",
-                    eager_start=False,
+    try:
+        for start in range(0, len(wanted), VEHICLES_PER_START):
+            for info in wanted[start : start + VEHICLES_PER_START]:
+                vehicle = _create_vehicle(hass, entry, data, info)
+                if len(wanted) >= SPREAD_FROM:
+                    vehicle.coordinator.spread_first_read(phase(info.key))
+                vehicles.append(vehicle)
+                first_reads.append(
+                    entry.async_create_task(
+                        hass,
+                        vehicle.coordinator.async_refresh(),
+                        f"{DOMAIN} first read",
+                        eager_start=False,
+                    )
                 )
-            )
-        await asyncio.sleep(0)
-    await asyncio.gather(*first_reads)
+            await asyncio.sleep(0)
+        await asyncio.gather(*first_reads)
+    except BaseException:
+        # Set-up cancelled (Home Assistant stopping): no read outlives it.
+        for task in first_reads:
+            task.cancel()
+        await asyncio.gather(*first_reads, return_exceptions=True)
+        raise
     data.vehicles = {vehicle.device_key: vehicle for vehicle in vehicles}
     entry.runtime_data = data
     if (push := await async_setup_push(hass, entry)) is not None:
@@ -220,6 +227,7 @@ def _create_vehicle(
         on_outcome=on_outcome,
         on_auth_failed=lambda: entry.async_start_reauth(hass),
         is_asleep=lambda: coordinator.data is not None and coordinator.data.asleep,
+        current_state=lambda: coordinator.data,
     )
     vehicle = VehicleData(info=info, spec=data.spec, coordinator=coordinator, commands=commands)
     if data.push is not None:

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 import time
 from typing import Any
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
 from .model import (
@@ -28,6 +30,7 @@ from .model import (
     CommandStatus,
     FailureReason,
     VehicleInfo,
+    VehicleState,
     command_shown,
     shows_in_a_reading,
 )
@@ -43,6 +46,7 @@ from .providers.errors import (
     ProviderError,
     RateLimitedError,
     TimedOutError,
+    TransientError,
     VehicleUnavailableError,
 )
 
@@ -58,6 +62,9 @@ PUSHED_KEPT = 32
 # A send that got no answer may still have reached the car: this long, reading the car may show
 # it did (each read may be billed, so the window is short).
 CONFIRM_WINDOW = 30.0
+# A car's clock and ours may differ this much: a reading stamped this long before the send
+# still counts as after it (the state must also have changed since the send).
+CLOCK_SKEW = timedelta(seconds=30)
 
 type TaskStarter = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
 
@@ -151,6 +158,7 @@ class CommandRunner:
         on_outcome: Callable[[CommandOutcome], None],
         on_auth_failed: Callable[[], None],
         is_asleep: Callable[[], bool] = lambda: False,
+        current_state: Callable[[], VehicleState | None] = lambda: None,
     ) -> None:
         """Keep what is needed to send and report; `start_task` ties workers to the entry."""
         self._provider = provider
@@ -160,6 +168,7 @@ class CommandRunner:
         self._on_outcome = on_outcome
         self._on_auth_failed = on_auth_failed
         self._is_asleep = is_asleep
+        self._current_state = current_state
         self._slots: dict[str, _Slot] = {}
         self.poll_delays: tuple[float, ...] = POLL_DELAYS
         self.last_outcome: CommandOutcome | None = None
@@ -300,10 +309,11 @@ class CommandRunner:
         error, time-out, rate limit or refused read while following says nothing about the car,
         so the command is followed on until its own deadline.
         """
+        before, sent_at = self._current_state(), dt_util.utcnow()
         try:
             execution = await self._provider.async_send_command(self._vehicle, command)
         except TimedOutError:
-            return await self._async_confirm_by_reading(command)
+            return await self._async_confirm_by_reading(command, before, sent_at)
         loop = asyncio.get_running_loop()
         # The provider's own time-out, within sane bounds: its unit is not documented.
         timeout = min(
@@ -341,13 +351,19 @@ class CommandRunner:
                 )
         return execution
 
-    async def _async_confirm_by_reading(self, command: Command) -> CommandExecution:
+    async def _async_confirm_by_reading(
+        self, command: Command, before: VehicleState | None, sent_at: datetime
+    ) -> CommandExecution:
         """The send got no answer: read the car until it shows the command done, for a while.
 
-        Where no reading can show the command (no climate read-back), the time-out stands. A
-        reading that fails, or lacks the value, settles nothing: the next one may not.
+        Only news counts: a reading older than the send, or a car that already looked done before
+        it, proves nothing (a lock reported hours ago is no confirmation). Where no reading can
+        show the command (no climate read-back), or the provider stops answering reads, the
+        time-out stands.
         """
-        if not shows_in_a_reading(self._vehicle, command.type):
+        if not shows_in_a_reading(self._vehicle, command.type) or (
+            before is not None and command_shown(command, before)
+        ):
             raise _FollowTimeoutError
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CONFIRM_WINDOW
@@ -360,12 +376,22 @@ class CommandRunner:
             await asyncio.sleep(delay)
             try:
                 state = await self._provider.async_get_state(self._vehicle)
+            except RateLimitedError as err:
+                wait = err.retry_after or delay
+                if loop.time() + wait >= deadline:
+                    raise _FollowTimeoutError from err
+                await asyncio.sleep(wait)
+                continue
+            except (TransientError, VehicleUnavailableError) as err:
+                LOGGER.debug("Reading %s to confirm a command: %s", self._vehicle.log_name, err)
+                continue
             except AuthenticationError:
                 raise
             except ProviderError as err:
-                LOGGER.debug("Reading %s to confirm a command: %s", self._vehicle.log_name, err)
-                continue
-            if command_shown(command, state):
+                # Refused (access, key, car gone): no reading will come to confirm it.
+                raise _FollowTimeoutError from err
+            fresh = state.reported_at is None or state.reported_at >= sent_at - CLOCK_SKEW
+            if fresh and command_shown(command, state):
                 LOGGER.debug(
                     "%s for %s: no answer, but the car shows it done",
                     command.type,

@@ -18,7 +18,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
 from .command import CommandSupersededError
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .coordinator import VehicleCoordinator
 from .model import Capability, Command, VehicleInfo, VehicleState
 from .runtime import EvCloudConfigEntry, VehicleData
@@ -194,12 +194,18 @@ async def async_remove_entities_gradually(hass: HomeAssistant, entry: EvCloudCon
     Unloading a platform removes all its entities in one go: for a fleet's thousands that holds
     the loop for more than a second. Removed here first, the unload finds the platforms empty.
     """
-    for platform in async_get_platforms(hass, DOMAIN):
+    # A copy: another entry unloading meanwhile takes its platforms off the live list.
+    for platform in list(async_get_platforms(hass, DOMAIN)):
         if platform.config_entry is None or platform.config_entry.entry_id != entry.entry_id:
             continue
         entity_ids = list(platform.entities)
         for start in range(0, len(entity_ids), ENTITIES_PER_BATCH):
             for entity_id in entity_ids[start : start + ENTITIES_PER_BATCH]:
-                if entity_id in platform.entities:
+                if entity_id not in platform.entities:
+                    continue
+                try:
                     await platform.async_remove_entity(entity_id)
+                except Exception:  # noqa: BLE001 - any entity's own removal code
+                    # As the platform's own unload does: one entity never keeps the rest.
+                    LOGGER.exception("Error while removing entity %s", entity_id)
             await asyncio.sleep(0)

@@ -145,10 +145,11 @@ def command_shown(command: Command, state: VehicleState) -> bool | None:
     For a command whose answer never came: the car may have acted on it all the same.
     """
 
-    def equal(reading: float | None) -> bool | None:
+    def equal(reading: float | None, half_step: float) -> bool | None:
+        # Providers send the value rounded to the car's step: within half a step is the same.
         if reading is None or command.value is None:
             return None
-        return abs(reading - command.value) < 0.25
+        return abs(reading - command.value) <= half_step
 
     charging = state.charging
     if charging is None and state.charging_state is not None:
@@ -168,11 +169,11 @@ def command_shown(command: Command, state: VehicleState) -> bool | None:
             wanted = command.type is CommandType.LOCK_DOORS
             return None if state.locked is None else state.locked is wanted
         case CommandType.SET_CHARGE_LIMIT:
-            return equal(state.charge_limit)
+            return equal(state.charge_limit, 0.5)
         case CommandType.SET_CHARGING_CURRENT:
-            return equal(state.charging_current_a)
+            return equal(state.charging_current_a, 0.5)
         case CommandType.SET_TEMPERATURE:
-            return equal(state.target_temperature_c)
+            return equal(state.target_temperature_c, 0.25)
         case CommandType.WAKE_UP:
             return not state.asleep
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+import hashlib
 
 from aiohttp import web
 from homeassistant.components import webhook
@@ -47,26 +48,44 @@ class PushChannel:
         self,
         receiver: PushReceiver,
         store: Store[dict[str, str]],
-        last_accepted: datetime | None = None,
+        setting: str,
     ) -> None:
-        """What was heard before a restart, if anything."""
+        """Nothing heard yet; `setting` names the webhook and secret the record is valid for."""
         self.receiver = receiver
-        self.last_accepted = last_accepted
+        self.last_accepted: datetime | None = None
         self._store = store
+        self._setting = setting
+        self._closed = False
+
+    async def async_restore(self) -> None:
+        """When the last delivery came, if it came to this same webhook with this same secret.
+
+        A changed secret may be a wrong one: then nothing proves deliveries arrive.
+        """
+        stored = await self._store.async_load() or {}
+        when = dt_util.parse_datetime(str(stored.get("last_accepted", "")))
+        if stored.get("setting") == self._setting and when is not None and when.tzinfo:
+            self.last_accepted = when
 
     @callback
     def accepted(self) -> None:
         """A delivery was verified now."""
+        if self._closed:
+            # Arrived while the entry unloaded: nothing is written any more.
+            return
         self.last_accepted = dt_util.utcnow()
         self._store.async_delay_save(self._stored, SAVE_DELAY)
 
-    async def async_save(self) -> None:
-        """Write when the last delivery came now (the entry unloads)."""
+    async def async_close(self) -> None:
+        """The entry unloads: write when the last delivery came, and take no more."""
+        self._closed = True
         if self.last_accepted is not None:
             await self._store.async_save(self._stored())
 
     def _stored(self) -> dict[str, str]:
-        return {"last_accepted": self.last_accepted.isoformat()} if self.last_accepted else {}
+        if self.last_accepted is None:
+            return {}
+        return {"last_accepted": self.last_accepted.isoformat(), "setting": self._setting}
 
     @property
     def counts(self) -> Counter[str]:
@@ -105,11 +124,10 @@ async def async_setup_push(hass: HomeAssistant, entry: EvCloudConfigEntry) -> Pu
     except ValueError:
         LOGGER.warning("The webhook signing secret of %s is not valid; polling only", entry.title)
         return None
-    store = push_store(hass, entry.entry_id)
-    stored = await store.async_load() or {}
-    last = dt_util.parse_datetime(str(stored.get("last_accepted", "")))
-    channel = PushChannel(receiver, store, last)
-    entry.async_on_unload(channel.async_save)
+    setting = hashlib.sha256(f"{webhook_id}\n{secret}".encode()).hexdigest()[:16]
+    channel = PushChannel(receiver, push_store(hass, entry.entry_id), setting)
+    await channel.async_restore()
+    entry.async_on_unload(channel.async_close)
 
     async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
         body = await request.read()

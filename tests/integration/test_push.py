@@ -311,3 +311,20 @@ async def test_a_channel_silent_for_a_day_is_not_trusted_after_a_restart(
     assert push.last_accepted is not None
     assert not push.alive()
     assert coordinator_of(pushing_entry, simulator, tesla).poll_reason is not PollReason.PUSH
+
+
+async def test_a_new_secret_is_not_trusted_on_the_old_ones_record(
+    hass: HomeAssistant, simulator: Simulator, pushing_entry: MockConfigEntry
+) -> None:
+    """Deliveries came with the old secret; a new one (maybe mistyped) must prove itself."""
+    tesla = vehicle_by_make(simulator, "TESLA")
+    await simulator.webhooks.send_telemetry(tesla)
+    await hass.async_block_till_done()
+    assert pushing_entry.runtime_data.push.alive()
+    hass.config_entries.async_update_entry(
+        pushing_entry, options={**pushing_entry.options, CONF_WEBHOOK_SECRET: new_secret()}
+    )
+    assert await hass.config_entries.async_reload(pushing_entry.entry_id)
+    await hass.async_block_till_done()
+    assert pushing_entry.runtime_data.push.last_accepted is None
+    assert not pushing_entry.runtime_data.push.alive()

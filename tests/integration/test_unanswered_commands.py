@@ -6,8 +6,9 @@ what was asked, as a cloud would), then the car needs its command delay.
 
 from __future__ import annotations
 
+from homeassistant.components.lock import DOMAIN as LOCK_DOMAIN
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
-from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_ON
+from homeassistant.const import ATTR_ENTITY_ID, SERVICE_LOCK, SERVICE_TURN_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
@@ -15,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from simulator import Simulator
 
+from .conftest import vehicle_key
 from .test_commands import entity, vehicle_by_make
 from .test_fault_matrix import TOKEN_PATH, reauth_started
 
@@ -104,3 +106,26 @@ async def test_a_refused_sign_in_while_confirming_asks_for_it(
     assert err.value.translation_key == "command_failed_not_permitted"
     await hass.async_block_till_done()
     assert reauth_started(hass)
+
+
+async def test_a_car_that_already_looked_done_confirms_nothing(
+    hass: HomeAssistant, simulator: Simulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Locked at the last reading: a lock without an answer cannot be told from no lock at all.
+
+    Reading again would show "locked" whatever happened, so it is a time-out, without reads.
+    """
+    tesla = vehicle_by_make(simulator, "TESLA")
+    lock = entity(hass, LOCK_DOMAIN, tesla, "door_lock")
+    await hass.services.async_call(LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True)
+    coordinator = loaded_entry.runtime_data.vehicles[vehicle_key(simulator, tesla)].coordinator
+    await coordinator.async_refresh()
+    assert coordinator.data.locked is True
+    simulator.faults.set("timeout", path="command-execution:", delay=REQUEST_TIMEOUT * 2)
+    before = telemetry_reads(simulator)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            LOCK_DOMAIN, SERVICE_LOCK, {ATTR_ENTITY_ID: lock}, blocking=True
+        )
+    assert err.value.translation_key == "command_failed_timeout"
+    assert telemetry_reads(simulator) == before

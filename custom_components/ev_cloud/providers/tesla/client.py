@@ -37,6 +37,7 @@ from ..errors import (
     AuthenticationError,
     InvalidInputError,
     ProviderError,
+    TimedOutError,
     TransientError,
     VehicleUnavailableError,
 )
@@ -279,7 +280,7 @@ class TeslaClient:
             raise InvalidInputError(f"Tesla has no {command.type} command")
         arguments = _arguments(command)
         # Waking checks the (free) state first: a command to a sleeping car is billed for its 408.
-        await self._async_wake(car)
+        await self._async_wake_before_sending(car)
 
         def send() -> Awaitable[Any]:
             return getattr(car, method)(*arguments)  # type: ignore[no-any-return]
@@ -288,7 +289,7 @@ class TeslaClient:
             answer = await self._call(send)
         except VehicleUnavailableError:
             # Fell asleep in between.
-            await self._async_wake(car)
+            await self._async_wake_before_sending(car)
             answer = await self._call(send)
         except TransientError as err:
             if err.code not in RESIGN_FAULTS:
@@ -297,6 +298,13 @@ class TeslaClient:
             # fresh session info with the refusal, so one more try is signed right.
             answer = await self._call(send)
         return _execution(command, answer)
+
+    async def _async_wake_before_sending(self, car: TeslaVehicle) -> None:
+        """Wake the car for a command; a time-out here means the command was never sent."""
+        try:
+            await self._async_wake(car)
+        except TimedOutError as err:
+            raise TransientError(str(err)) from err
 
     async def _async_wake(self, car: TeslaVehicle) -> None:
         """Wake the car and wait until it is online, or give up after the time-out."""

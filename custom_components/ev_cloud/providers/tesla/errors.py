@@ -89,6 +89,9 @@ async def provider_call[T](call: Awaitable[T]) -> T:
         raise translate(err) from err
     except tesla.LibraryError as err:
         raise TransientError(f"Tesla library error ({type(err).__name__})") from err
+    except aiohttp.ConnectionTimeoutError as err:
+        # Never connected: the request cannot have reached Tesla.
+        raise TransientError(f"Tesla unreachable ({type(err).__name__})") from err
     except TimeoutError as err:
         raise TimedOutError("Tesla did not answer in time") from err
     except aiohttp.ClientError as err:

@@ -205,6 +205,9 @@ class VolterasClient:
             return await self._async_request(
                 "POST", TOKEN_PATH, form=form, headers={"Authorization": self._basic_auth}
             )
+        except TimedOutError as err:
+            # No token, so nothing that needs one was sent.
+            raise TransientError(str(err)) from err
         except TransientError, RateLimitedError:
             raise
         except NotFoundError as err:
@@ -242,6 +245,9 @@ class VolterasClient:
                     )
         except ProviderError:
             raise
+        except aiohttp.ConnectionTimeoutError as err:
+            # Never connected: the request cannot have reached Volteras.
+            raise TransientError(f"Volteras unreachable: {type(err).__name__}") from err
         except TimeoutError as err:
             raise TimedOutError(f"Volteras did not answer {method} in time") from err
         except aiohttp.ClientError as err:
