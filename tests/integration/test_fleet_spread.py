@@ -8,8 +8,11 @@ from unittest.mock import patch
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import async_get_platforms
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ev_cloud.const import DOMAIN
 from simulator import Simulator
 
 
@@ -81,3 +84,26 @@ async def test_unloading_gives_the_loop_back_between_batches(
     # Seen part-way: some removed, some still there, more than once.
     assert len({count for count in seen if 0 < count < len(entity_ids)}) >= 3
     assert not live()
+
+
+async def test_an_entity_failing_to_go_does_not_stop_the_unload(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As Home Assistant's own unload: the error is logged, the other entities still go."""
+    platform = next(
+        p
+        for p in async_get_platforms(hass, DOMAIN)
+        if p.config_entry is loaded_entry and p.domain == "sensor"
+    )
+    broken = next(iter(platform.entities.values()))
+
+    async def refuse() -> None:
+        raise RuntimeError("cannot go")
+
+    broken.async_will_remove_from_hass = refuse  # type: ignore[method-assign]
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    assert f"Error while removing entity {broken.entity_id}" in caplog.text

@@ -328,3 +328,15 @@ async def test_a_new_secret_is_not_trusted_on_the_old_ones_record(
     await hass.async_block_till_done()
     assert pushing_entry.runtime_data.push.last_accepted is None
     assert not pushing_entry.runtime_data.push.alive()
+
+
+async def test_a_delivery_racing_the_unload_is_not_recorded(
+    hass: HomeAssistant, pushing_entry: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    """Once the channel closed, a late delivery writes nothing (the entry may be deleted)."""
+    push = pushing_entry.runtime_data.push
+    await push.async_close()
+    push.accepted()
+    assert push.last_accepted is None
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.push.{pushing_entry.entry_id}" not in hass_storage

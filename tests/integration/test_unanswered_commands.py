@@ -129,3 +129,40 @@ async def test_a_car_that_already_looked_done_confirms_nothing(
         )
     assert err.value.translation_key == "command_failed_timeout"
     assert telemetry_reads(simulator) == before
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "confirmed"),
+    [
+        # A short Retry-After is waited out, then the car is read again.
+        ("rate_limited", {"retry_after": 0, "count": 1}, True),
+        # One past the window ends the wait: the time-out stands.
+        ("rate_limited", {"retry_after": 60}, False),
+        # Reads refused for good: nothing will confirm it.
+        ("forbidden", {}, False),
+    ],
+)
+async def test_confirming_reads_that_are_refused(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    loaded_entry: MockConfigEntry,
+    fault: str,
+    params: dict[str, int],
+    confirmed: bool,
+) -> None:
+    """Rate limits are waited out where they fit; a refusal stops the reading at once."""
+    tesla = vehicle_by_make(simulator, "TESLA")
+    simulator.command_delay = 0.1
+    simulator.faults.set("timeout", path="command-execution:", delay=REQUEST_TIMEOUT * 2)
+    simulator.faults.set(fault, path="/telemetry", **params)
+    before = telemetry_reads(simulator)
+    switch = entity(hass, SWITCH_DOMAIN, tesla, "charge")
+    if confirmed:
+        await turn_on(hass, switch)
+        assert simulator.volteras.vehicles[tesla].charging is True
+        return
+    with pytest.raises(HomeAssistantError) as err:
+        await turn_on(hass, switch)
+    assert err.value.translation_key == "command_failed_timeout"
+    # One read, refused, and no more.
+    assert telemetry_reads(simulator) - before == 1
