@@ -71,6 +71,14 @@ def coordinator_of(
     return entry.runtime_data.vehicles[vehicle_key(simulator, vehicle_id)].coordinator
 
 
+async def one_delivery(hass: HomeAssistant, simulator: Simulator) -> str:
+    """The Tesla's telemetry, pushed and handled; the Tesla's vehicle id."""
+    tesla = vehicle_by_make(simulator, "TESLA")
+    await simulator.webhooks.send_telemetry(tesla)
+    await hass.async_block_till_done()
+    return tesla
+
+
 async def test_pushed_telemetry_shows_at_once_and_pushes_the_poll_out(
     hass: HomeAssistant, simulator: Simulator, pushing_entry: MockConfigEntry
 ) -> None:
@@ -163,9 +171,7 @@ async def test_when_pushes_stop_polling_takes_over(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A quiet day is still push (read every 4 h); a day without any delivery is polling."""
-    tesla = vehicle_by_make(simulator, "TESLA")
-    await simulator.webhooks.send_telemetry(tesla)
-    await hass.async_block_till_done()
+    tesla = await one_delivery(hass, simulator)
     coordinator = coordinator_of(pushing_entry, simulator, tesla)
     assert coordinator.poll_reason is PollReason.PUSH
     await advance(hass, freezer, PUSH_CONSISTENCY + timedelta(minutes=1))
@@ -273,9 +279,7 @@ async def test_a_restart_keeps_a_working_channel(
     hass_storage: dict[str, Any],
 ) -> None:
     """A parked car may push nothing for hours: a channel that worked stays trusted."""
-    tesla = vehicle_by_make(simulator, "TESLA")
-    await simulator.webhooks.send_telemetry(tesla)
-    await hass.async_block_till_done()
+    tesla = await one_delivery(hass, simulator)
     heard = pushing_entry.runtime_data.push.last_accepted
     assert heard is not None
     assert await hass.config_entries.async_reload(pushing_entry.entry_id)
@@ -301,9 +305,7 @@ async def test_a_channel_silent_for_a_day_is_not_trusted_after_a_restart(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """The last delivery came more than a day before the restart: polling as usual."""
-    tesla = vehicle_by_make(simulator, "TESLA")
-    await simulator.webhooks.send_telemetry(tesla)
-    await hass.async_block_till_done()
+    tesla = await one_delivery(hass, simulator)
     freezer.tick(timedelta(hours=25))
     assert await hass.config_entries.async_reload(pushing_entry.entry_id)
     await hass.async_block_till_done()
@@ -317,9 +319,7 @@ async def test_a_new_secret_is_not_trusted_on_the_old_ones_record(
     hass: HomeAssistant, simulator: Simulator, pushing_entry: MockConfigEntry
 ) -> None:
     """Deliveries came with the old secret; a new one (maybe mistyped) must prove itself."""
-    tesla = vehicle_by_make(simulator, "TESLA")
-    await simulator.webhooks.send_telemetry(tesla)
-    await hass.async_block_till_done()
+    await one_delivery(hass, simulator)
     assert pushing_entry.runtime_data.push.alive()
     hass.config_entries.async_update_entry(
         pushing_entry, options={**pushing_entry.options, CONF_WEBHOOK_SECRET: new_secret()}
