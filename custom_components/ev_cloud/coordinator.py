@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_ACTIVE_INTERVAL,
+    CONF_APP_DOMAIN,
     CONF_IDLE_INTERVAL,
     CONF_PLUGGED_INTERVAL,
     CONF_PROVIDER,
@@ -35,6 +36,7 @@ from .const import (
 from .model import ChargingState, VehicleInfo, VehicleState, log_hash
 from .providers import VehicleProvider, get_provider
 from .providers.errors import (
+    APP_NOT_REGISTERED,
     ApiKeyRejectedError,
     AuthenticationError,
     NotFoundError,
@@ -113,6 +115,30 @@ def api_key_accepted(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
     issue_id = api_key_issue_id(entry)
     if ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def app_issue_id(entry: EvCloudConfigEntry) -> str:
+    """One repair issue per entry whose developer app the provider no longer knows."""
+    return f"app_not_registered_{entry.entry_id}"
+
+
+@callback
+def app_not_registered(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
+    """The provider no longer knows the app (Tesla's 412): registering it again fixes all cars."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        app_issue_id(entry),
+        is_fixable=True,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        data={"entry_id": entry.entry_id, "fix": "register_app"},
+        translation_key="app_not_registered",
+        translation_placeholders={
+            "entry": entry.title,
+            "domain": entry.data.get(CONF_APP_DOMAIN, ""),
+        },
+    )
 
 
 def rate_limited(retry_after: float) -> UpdateFailed:
@@ -330,7 +356,11 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             return self._back_off(err)
         except PermissionDeniedError as err:
             self._backoff_until = None
-            self._raise_access_issue()
+            if err.code == APP_NOT_REGISTERED:
+                # Not this car's access: the app's, for every car (one entry-level repair).
+                app_not_registered(self.hass, self.config_entry)
+            else:
+                self._raise_access_issue()
             self._set_interval(self.policy.idle, PollReason.UNREADABLE)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -361,6 +391,7 @@ class VehicleCoordinator(DataUpdateCoordinator[VehicleState]):
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
             self._access_issue_raised = False
         api_key_accepted(self.hass, self.config_entry)
+        ir.async_delete_issue(self.hass, DOMAIN, app_issue_id(self.config_entry))
         now = dt_util.utcnow()
         plan = self._plan(state, now)
         interval = plan.interval

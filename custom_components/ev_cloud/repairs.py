@@ -1,8 +1,11 @@
-"""Fixing a car the cloud no longer shares: reconnect it through the provider's consent step.
+"""Fix flows of the fixable repairs.
 
-The repair's fix flow sends the browser to the same consent link the config flow uses; when the
-car maker account is connected again, the entry re-reads its cars and the repair clears itself
-with the car's next successful read.
+A car the cloud no longer shares: the flow sends the browser to the same consent link the config
+flow uses; when the car maker account is connected again, the entry re-reads its cars and the
+repair clears itself with the car's next successful read.
+
+A developer app the provider no longer knows (Tesla's 412): the flow registers the app's domain
+again, as the config flow's partner step does, and reloads the entry.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from typing import Any, cast
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
 
 from .consent import async_consent_link
-from .providers import ClientCredentialsAccount
-from .providers.errors import ProviderError
+from .const import CONF_APP_DOMAIN, DOMAIN
+from .coordinator import app_issue_id
+from .providers import ClientCredentialsAccount, KeyPairingProvider
+from .providers.errors import ProviderError, SetupCheckError
 from .runtime import EvCloudConfigEntry
 
 
@@ -83,15 +89,60 @@ class ReconnectVehicleFlow(RepairsFlow):
         return self.async_create_entry(data={})
 
     def _entry(self) -> EvCloudConfigEntry | None:
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
-            return None
-        return cast("EvCloudConfigEntry", entry)
+        return _loaded_entry(self.hass, self._entry_id)
+
+
+class RegisterAppFlow(RepairsFlow):
+    """Register the developer app's domain with the provider again, then read the cars again."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Remember which entry the repair is about."""
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Say what will happen."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """On submit, register; a refusal is shown with the provider's own words."""
+        entry = _loaded_entry(self.hass, self._entry_id)
+        if entry is None or not isinstance(entry.runtime_data.client, KeyPairingProvider):
+            return self.async_abort(reason="entry_not_loaded")
+        domain = str(entry.data.get(CONF_APP_DOMAIN, ""))
+        placeholders = {"domain": domain, "detail": ""}
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await entry.runtime_data.client.async_register_partner(domain)
+            except SetupCheckError as err:
+                errors["base"] = err.code or "partner_registration_failed"
+                if err.detail:
+                    placeholders["detail"] = f"\n\nTesla said: {err.detail}"
+            except ProviderError:
+                errors["base"] = "cannot_connect"
+            else:
+                ir.async_delete_issue(self.hass, DOMAIN, app_issue_id(entry))
+                await self.hass.config_entries.async_reload(entry.entry_id)
+                return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="confirm", description_placeholders=placeholders, errors=errors
+        )
+
+
+def _loaded_entry(hass: HomeAssistant, entry_id: str) -> EvCloudConfigEntry | None:
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
+        return None
+    return cast("EvCloudConfigEntry", entry)
 
 
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: Mapping[str, Any] | None
 ) -> RepairsFlow:
-    """The fix flow of a fixable EV Cloud repair (only "reconnect the car" is fixable)."""
+    """The fix flow of a fixable EV Cloud repair: register the app, or reconnect a car."""
     data = data or {}
+    if data.get("fix") == "register_app":
+        return RegisterAppFlow(str(data.get("entry_id", "")))
     return ReconnectVehicleFlow(str(data.get("entry_id", "")), str(data.get("vehicle", "")))

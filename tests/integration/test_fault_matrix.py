@@ -204,9 +204,9 @@ def reauth_started(hass: HomeAssistant) -> bool:
 
 
 def repair_raised(hass: HomeAssistant) -> bool:
-    """Whether a per-car repair issue exists."""
+    """Whether a repair issue about access exists (a car's, or the whole app's)."""
     return any(
-        domain == DOMAIN and issue_id.startswith("vehicle_access_")
+        domain == DOMAIN and issue_id.startswith(("vehicle_access_", "app_not_registered_"))
         for domain, issue_id in ir.async_get(hass).issues
     )
 

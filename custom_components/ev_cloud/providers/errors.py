@@ -59,6 +59,11 @@ class CommandFailedError(ProviderError):
     """The car or the provider refused or failed the command; `code` holds the reason."""
 
 
+# A `PermissionDeniedError` code: the provider no longer knows the developer app (Tesla's 412),
+# which registering it again fixes for every car at once.
+APP_NOT_REGISTERED = "app_not_registered"
+
+
 class TransientError(ProviderError):
     """Server error, time-out, unreachable host or malformed answer: try again later."""
 

@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from tesla_fleet_api import exceptions as tesla
 
 from ..errors import (
+    APP_NOT_REGISTERED,
     AuthenticationError,
     CommandFailedError,
     InvalidInputError,
@@ -56,13 +57,15 @@ def translate(err: tesla.TeslaFleetError) -> ProviderError:
         case tesla.OAuthExpired() | tesla.OAuthInvalid() | tesla.InvalidToken():
             # The token was refreshed just before this call; a refusal now is passing.
             return TransientError("Tesla refused the access token", code=TOKEN_REFUSED)
+        case tesla.PreconditionFailed():
+            # 412: the app's domain is not registered (any more) in this region.
+            return PermissionDeniedError("The app is not registered", code=APP_NOT_REGISTERED)
         case (
             tesla.Forbidden()
             | tesla.InvalidScope()
             | tesla.UnsupportedVehicle()
             | tesla.MobileAccessDisabled()
             | tesla.PaymentRequired()
-            | tesla.PreconditionFailed()
         ):
             return PermissionDeniedError(f"Tesla refused access ({name})", code=name)
         case tesla.NotOnWhitelistFault() | tesla.TeslaFleetMessageFaultUnknownKeyId():
