@@ -181,11 +181,14 @@ async def async_add_vehicle_entities[DescriptionT: EvCloudEntityDescription](
     current = list(runtime.vehicles.values())
     # Listen first: a car added while these are added is added by the listener.
     entry.async_on_unload(runtime.async_add_vehicle_listener(add_vehicle))
+    fleet = len(current) > VEHICLES_PER_BATCH
     for start in range(0, len(current), VEHICLES_PER_BATCH):
+        if fleet:
+            # Before each batch, the first too: the platforms start eagerly in the set-up's own
+            # step, and their first batches together would hold the loop.
+            await asyncio.sleep(0)
         batch = current[start : start + VEHICLES_PER_BATCH]
         async_add_entities([entity for vehicle in batch for entity in entities(vehicle)])
-        if start + VEHICLES_PER_BATCH < len(current):
-            await asyncio.sleep(0)
 
 
 async def async_remove_entities_gradually(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
