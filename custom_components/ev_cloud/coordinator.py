@@ -91,21 +91,34 @@ def api_key_issue_id(entry: EvCloudConfigEntry) -> str:
     return f"api_key_rejected_{entry.entry_id}"
 
 
+@callback
+def _entry_issue(
+    hass: HomeAssistant,
+    issue_id: str,
+    key: str,
+    placeholders: dict[str, str],
+    fix: dict[str, str | int | float | None] | None = None,
+) -> None:
+    """An entry-wide repair issue (not one car's); `fix` makes it fixable and names the fix."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=fix is not None,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        data=fix,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
 def api_key_rejected(hass: HomeAssistant, entry: EvCloudConfigEntry) -> UpdateFailed:
     """The application's API key was refused: a repair issue says how to enter a new one.
 
     Not a re-authentication: signing in again cannot fix a key.
     """
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        api_key_issue_id(entry),
-        is_fixable=False,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="api_key_rejected",
-        translation_placeholders={"entry": entry.title},
-    )
+    _entry_issue(hass, api_key_issue_id(entry), "api_key_rejected", {"entry": entry.title})
     return UpdateFailed(translation_domain=DOMAIN, translation_key="api_key_rejected")
 
 
@@ -125,19 +138,12 @@ def app_issue_id(entry: EvCloudConfigEntry) -> str:
 @callback
 def app_not_registered(hass: HomeAssistant, entry: EvCloudConfigEntry) -> None:
     """The provider no longer knows the app (Tesla's 412): registering it again fixes all cars."""
-    ir.async_create_issue(
+    _entry_issue(
         hass,
-        DOMAIN,
         app_issue_id(entry),
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
-        data={"entry_id": entry.entry_id, "fix": "register_app"},
-        translation_key="app_not_registered",
-        translation_placeholders={
-            "entry": entry.title,
-            "domain": entry.data.get(CONF_APP_DOMAIN, ""),
-        },
+        "app_not_registered",
+        {"entry": entry.title, "domain": entry.data.get(CONF_APP_DOMAIN, "")},
+        fix={"entry_id": entry.entry_id, "fix": "register_app"},
     )
 
 
