@@ -21,30 +21,28 @@ from .test_commands import entity, vehicle_by_make
 NOW = datetime(2026, 11, 24, 18, tzinfo=UTC)
 
 
+# Read at 40 % while charging to an 80 % limit, predicted to reach it in two hours.
+CHARGING_TO_80 = VehicleState(
+    fetched_at=NOW,
+    battery_level=40,
+    charge_limit=80,
+    charging=True,
+    full_at=NOW + timedelta(hours=2),
+)
+
+
 @pytest.mark.parametrize(
     ("state", "minutes", "expected"),
     [
         # Halfway from the reading to the predicted end: halfway from 40 % to the 80 % limit.
         (
-            VehicleState(
-                fetched_at=NOW,
-                battery_level=40,
-                charge_limit=80,
-                charging=True,
-                full_at=NOW + timedelta(hours=2),
-            ),
+            CHARGING_TO_80,
             60,
             60.0,
         ),
         # Past the predicted end: the limit, never above it.
         (
-            VehicleState(
-                fetched_at=NOW,
-                battery_level=40,
-                charge_limit=80,
-                charging=True,
-                full_at=NOW + timedelta(hours=2),
-            ),
+            CHARGING_TO_80,
             600,
             80.0,
         ),

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.ev_cloud.const import DOMAIN
+from custom_components.ev_cloud.coordinator import VehicleCoordinator
 from simulator import Simulator
 
 from .conftest import vehicle_key
@@ -28,6 +29,17 @@ async def repairs(hass: HomeAssistant) -> None:
     await async_process_ha_core_config(hass, {"external_url": EXTERNAL_URL})
 
 
+async def refused_car(simulator: Simulator, entry: MockConfigEntry) -> VehicleCoordinator:
+    """The cloud refuses the Volkswagen (consent withdrawn) at its next read; its coordinator."""
+    vid = vehicle_by_make(simulator, "VOLKSWAGEN")
+    coordinator: VehicleCoordinator = entry.runtime_data.vehicles[
+        vehicle_key(simulator, vid)
+    ].coordinator
+    simulator.faults.set("forbidden", path=f"/v1/vehicles/{vid}/telemetry")
+    await coordinator.async_refresh()
+    return coordinator
+
+
 async def test_consent_withdrawn_is_fixed_by_connecting_the_car_again(
     hass: HomeAssistant,
     repairs: None,
@@ -36,10 +48,7 @@ async def test_consent_withdrawn_is_fixed_by_connecting_the_car_again(
     hass_client_no_auth: ClientSessionGenerator,
 ) -> None:
     """Raised for that car only, fixable; the fix goes through the consent page and clears it."""
-    vid = vehicle_by_make(simulator, "VOLKSWAGEN")
-    coordinator = loaded_entry.runtime_data.vehicles[vehicle_key(simulator, vid)].coordinator
-    simulator.faults.set("forbidden", path=f"/v1/vehicles/{vid}/telemetry")
-    await coordinator.async_refresh()
+    coordinator = await refused_car(simulator, loaded_entry)
     await hass.async_block_till_done()
     issue = ir.async_get(hass).async_get_issue(DOMAIN, coordinator.issue_id)
     assert issue is not None
@@ -72,10 +81,7 @@ async def test_a_declined_consent_leaves_the_repair(
     loaded_entry: MockConfigEntry,
     hass_client_no_auth: ClientSessionGenerator,
 ) -> None:
-    vid = vehicle_by_make(simulator, "VOLKSWAGEN")
-    coordinator = loaded_entry.runtime_data.vehicles[vehicle_key(simulator, vid)].coordinator
-    simulator.faults.set("forbidden", path=f"/v1/vehicles/{vid}/telemetry")
-    await coordinator.async_refresh()
+    coordinator = await refused_car(simulator, loaded_entry)
     manager = repairs_flow_manager(hass)
     assert manager is not None
     result = await manager.async_init(DOMAIN, data={"issue_id": coordinator.issue_id})
