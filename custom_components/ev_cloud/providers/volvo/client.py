@@ -38,6 +38,7 @@ from ...model import (
     CommandType,
     VehicleInfo,
     VehicleState,
+    command_shown,
     log_hash,
 )
 from ..base import AccountIdentity, ClientConfig
@@ -388,8 +389,7 @@ class VolvoClient:
 
     async def _async_lock_confirmed(self, execution: _Execution) -> bool:
         """Whether the doors show what a lock command asked; False if unknown or not a lock."""
-        wanted = LOCK_READBACK.get(execution.type)
-        if wanted is None:
+        if execution.type not in LOCK_READBACK:
             return False
         try:
             body = await self._async_get(f"{VEHICLES_PATH}/{execution.vin}/doors")
@@ -397,7 +397,7 @@ class VolvoClient:
             _LOGGER.debug("Could not read the doors to confirm a command: %s", err)
             return False
         reading = parse.vehicle_state(self._now(), doors=body)
-        return reading.state.locked is wanted
+        return command_shown(Command(type=execution.type), reading.state) is True
 
     def _pending(self, execution: _Execution, now: float) -> CommandExecution:
         return CommandExecution(

@@ -57,11 +57,8 @@ COMMAND_PATHS: Final[dict[CommandType, str]] = {
     CommandType.LOCK_DOORS: "lock",
     CommandType.UNLOCK_DOORS: "unlock",
 }
-# Commands whose effect can be read back (the doors' `centralLock`) → the state that confirms them.
-LOCK_READBACK: Final[dict[CommandType, bool]] = {
-    CommandType.LOCK_DOORS: True,
-    CommandType.UNLOCK_DOORS: False,
-}
+# Commands whose effect can be read back (the doors' `centralLock`).
+LOCK_READBACK: Final = frozenset({CommandType.LOCK_DOORS, CommandType.UNLOCK_DOORS})
 
 # Volvo's API cannot start or stop charging, set the charge limit or the current (research B.9):
 # the energy readings are read-only.
